@@ -1,0 +1,35 @@
+# Two entry points: `make demo` and `make test`. Everything installs into .venv from the
+# package registries; the machine's own python3 builds it (3.10+; never a fixed minor).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+REQUIREMENTS := requirements/core.txt requirements/ros.txt requirements/test.txt
+
+# DDS traffic stays on this machine, on a domain of our own.
+export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
+export ROS_DOMAIN_ID ?= 42
+
+.PHONY: install demo test lint clean
+
+install: $(STAMP)
+
+$(STAMP): $(REQUIREMENTS) setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(foreach r,$(REQUIREMENTS),-r $(r))
+	$(BIN)/pip install --quiet --no-deps --editable .
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/zsris ground --image zsris_ros/data/tabletop.png --text "the red mug on the left" \
+		--out demo_out/mask.png
+
+test: $(STAMP)
+	$(BIN)/python -m pytest test
+
+lint: $(STAMP)
+	$(BIN)/flake8 zsris_ros test launch setup.py
+
+clean:
+	rm -rf $(VENV) build install log demo_out *.egg-info

@@ -1,0 +1,146 @@
+"""Image + text -> grounded mask: proposals -> visual -> text -> score, as ALGORITHM.md."""
+
+import logging
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import GroundingConfig, restart_fields
+from .geometry import mask_bbox, mask_centroid
+from .models import ClipModel, ModelConfigError, load_clip, load_sam, resolve_device
+from .phrase import PhraseParser
+from .proposals import SamProposer
+from .result import RANDOM_WEIGHTS_WARNING, GroundingResult
+from .text import TextEncoder
+from .visual import VisualEncoder
+
+LOGGER = logging.getLogger(__name__)
+
+
+class ImageInputError(ValueError):
+    """The frame is not an HxWx3 uint8 RGB array."""
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    timings[stage] = round((time.perf_counter() - start) * 1000.0, 3)
+
+
+class GroundingPipeline:
+    """One object holding the loaded models; the CLI, the node and the tools all use it."""
+
+    def __init__(self, config: GroundingConfig, clip: ClipModel, proposer: SamProposer,
+                 phrases: PhraseParser, device: torch.device) -> None:
+        self.config = config
+        self.device = device
+        self.phrases = phrases
+        self.proposer = proposer
+        self.visual = VisualEncoder(clip, device, config.preprocessing)
+        self.text = TextEncoder(clip, device, config.text_cache_size)
+        self.vision_depth = clip.depth
+
+    @classmethod
+    def from_config(cls, config: GroundingConfig) -> 'GroundingPipeline':
+        """Load every model the config names (may download weights on first use)."""
+        device = resolve_device(config.device)
+        LOGGER.info('loading models (preset %s) on %s', config.preset, device)
+        proposer = SamProposer(load_sam(config, device))
+        clip = load_clip(config, device)
+        return cls(config, clip, proposer, PhraseParser(config.spacy_model), device)
+
+    def update(self, **changes: object) -> GroundingConfig:
+        """Change method knobs at run time; model settings need a new pipeline."""
+        needs_restart = restart_fields() & changes.keys()
+        if needs_restart:
+            raise ModelConfigError(
+                f'{", ".join(sorted(needs_restart))} only take effect at start-up')
+        config = self.config.model_validate({**self.config.model_dump(), **changes})
+        if config.masking_block >= self.vision_depth:
+            raise ModelConfigError(
+                f'masking_block must be below the vision depth {self.vision_depth}')
+        if config.preprocessing != self.config.preprocessing:
+            self.visual = VisualEncoder(self.visual.clip, self.device, config.preprocessing)
+        self.config = config
+        return config
+
+    def ground(self, image_rgb: np.ndarray, text: str) -> GroundingResult:
+        """Ground one expression on one RGB frame."""
+        return self.ground_many(image_rgb, [text])[0]
+
+    @torch.inference_mode()
+    def ground_many(self, image_rgb: np.ndarray, texts: list[str]) -> list[GroundingResult]:
+        """Ground several expressions, computing proposals and visual features once."""
+        config = self.config
+        start = time.perf_counter()
+        results = [self._start_result(text) for text in texts]
+        pending = [r for r in results if r.status != 'error']
+        if pending:
+            _check_image(image_rgb)
+            timings: dict[str, float] = {}
+            with _timed(timings, 'proposals'):
+                masks = self.proposer.propose(image_rgb, config)
+            if len(masks) == 0:
+                for result in pending:
+                    result.status, result.message = 'no_proposals', 'no mask proposals'
+            else:
+                with _timed(timings, 'visual'):
+                    features = self._visual_features(image_rgb, masks, config)
+                for result in pending:
+                    self._score(result, masks, features, config, dict(timings))
+        total = round((time.perf_counter() - start) * 1000.0, 3)
+        for result in results:
+            result.timings_ms['total'] = total
+        return results
+
+    def _start_result(self, text: str) -> GroundingResult:
+        phrase = self.phrases.parse(text)
+        result = GroundingResult(
+            expression=phrase.expression, referring_expression=phrase.referring_expression,
+            noun_phrase=phrase.noun_phrase, status='ok')
+        if self.config.answers_are_meaningless:
+            result.warnings.append(RANDOM_WEIGHTS_WARNING)
+        if not phrase.expression:
+            result.status, result.message = 'error', 'empty command'
+        return result
+
+    def _visual_features(self, image_rgb: np.ndarray, masks: np.ndarray,
+                         config: GroundingConfig) -> torch.Tensor:
+        image = self.visual.normalize(image_rgb)
+        mask_tensor = torch.from_numpy(masks).to(self.device)
+        features = self.visual.encode(image, mask_tensor, config.v, config.masking_block)
+        return F.normalize(features.float(), dim=-1)
+
+    def _score(self, result: GroundingResult, masks: np.ndarray, features: torch.Tensor,
+               config: GroundingConfig, timings: dict[str, float]) -> None:
+        with _timed(timings, 'text'):
+            text = self.text.mix(result.referring_expression, result.noun_phrase, config.r)
+        scores = (features @ F.normalize(text.float(), dim=-1)).cpu().numpy()
+        order = np.argsort(-scores)
+        best = int(order[0])
+        result.timings_ms = timings
+        result.num_proposals = len(masks)
+        result.score = float(scores[best])
+        result.margin = float(scores[best] - scores[order[1]]) if len(order) > 1 else None
+        if result.score < config.score_threshold:
+            result.status = 'no_match'
+            result.message = f'best score {result.score:.3f} < {config.score_threshold}'
+            return
+        mask = masks[best]
+        result.mask = mask
+        result.bbox = mask_bbox(mask)
+        result.centroid = mask_centroid(mask)
+        result.area = int(mask.sum())
+
+
+def _check_image(image_rgb: np.ndarray) -> None:
+    if (not isinstance(image_rgb, np.ndarray) or image_rgb.dtype != np.uint8
+            or image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or 0 in image_rgb.shape):
+        shape = getattr(image_rgb, 'shape', None)
+        raise ImageInputError(f'expected an HxWx3 uint8 RGB image, got {shape}')
+

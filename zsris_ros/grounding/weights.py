@@ -1,0 +1,136 @@
+"""Finding model weights on disk, or fetching them with bounded waits.
+
+Machines without hub access must get one clear error naming what is missing and which
+setting points at a local copy, never a retry loop or a stack trace.
+"""
+
+import hashlib
+import os
+import shutil
+import socket
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+from open_clip.pretrained import download_pretrained, get_pretrained_cfg
+
+SAM_URLS = {
+    'vit_b': 'https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth',
+    'vit_l': 'https://dl.fbaipublicfiles.com/segment_anything/sam_vit_l_0b3195.pth',
+    'vit_h': 'https://dl.fbaipublicfiles.com/segment_anything/sam_vit_h_4b8939.pth',
+}
+NETWORK_TIMEOUT_S = 10.0
+HF_DEFAULT_FILE = 'open_clip_pytorch_model.bin'
+
+
+class WeightsUnavailableError(RuntimeError):
+    """Weights are neither on disk nor downloadable; the message says what to set."""
+
+
+def cache_dir(weights_dir: str = '') -> Path:
+    """Where downloads go: the configured folder, else the XDG cache."""
+    if weights_dir:
+        return Path(weights_dir).expanduser()
+    xdg = os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache'
+    return Path(xdg) / 'zsris_ros'
+
+
+def sam_checkpoint_path(sam_model: str, checkpoint: str, weights_dir: str = '') -> Path:
+    """Resolve the SAM checkpoint setting to an existing, verified file."""
+    if checkpoint != 'auto':
+        path = Path(checkpoint).expanduser()
+        if not path.is_file():
+            raise WeightsUnavailableError(
+                f'SAM checkpoint {path} not found; set sam_checkpoint (--sam-checkpoint) to '
+                f"an existing file or 'auto'")
+        return path
+    if sam_model not in SAM_URLS:
+        raise WeightsUnavailableError(
+            f"sam_model {sam_model!r} has no official checkpoint; set sam_checkpoint to a file "
+            "or 'none'")
+    url = SAM_URLS[sam_model]
+    target = cache_dir(weights_dir) / Path(urlparse(url).path).name
+    if not target.is_file():
+        _download(url, target, 'sam_checkpoint (--sam-checkpoint)')
+    return target
+
+
+def expected_sha256_prefix(path: Path) -> str:
+    """Official SAM file names end in the first hex digits of their sha256."""
+    return path.stem.rsplit('_', 1)[-1]
+
+
+def verify_sha256_prefix(path: Path, prefix: str) -> None:
+    """Reject a truncated or tampered download before torch ever unpickles it."""
+    digest = hashlib.sha256()
+    with path.open('rb') as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b''):
+            digest.update(chunk)
+    if not digest.hexdigest().startswith(prefix):
+        raise WeightsUnavailableError(
+            f'{path} failed its sha256 check (expected prefix {prefix}); delete it and retry')
+
+
+def clip_checkpoint_path(model_name: str, pretrained: str, weights_dir: str = '') -> str:
+    """Resolve an open_clip pretrained tag or file to a local file path."""
+    if os.path.isfile(pretrained):
+        return pretrained
+    pretrained_cfg = get_pretrained_cfg(model_name, pretrained)
+    if not pretrained_cfg:
+        raise WeightsUnavailableError(
+            f'clip_pretrained {pretrained!r} is neither a file nor an open_clip tag of '
+            f'{model_name}; set clip_pretrained (--clip-pretrained) to a checkpoint file')
+    cached = _cached_hub_file(pretrained_cfg)
+    if cached:
+        return cached
+    source = _source_url(pretrained_cfg)
+    _require_reachable(source, 'clip_pretrained (--clip-pretrained)')
+    return download_pretrained(pretrained_cfg, cache_dir=None)
+
+
+def _cached_hub_file(pretrained_cfg: dict) -> str | None:
+    """Path of the hub file when already downloaded (avoids the hub's network retries)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    hub = pretrained_cfg.get('hf_hub', '')
+    if not hub:
+        return None
+    repo_id, filename = os.path.split(hub)
+    found = try_to_load_from_cache(repo_id, filename or HF_DEFAULT_FILE)
+    return found if isinstance(found, str) else None
+
+
+def _source_url(pretrained_cfg: dict) -> str:
+    hub = pretrained_cfg.get('hf_hub', '')
+    if hub:
+        repo_id, filename = os.path.split(hub)
+        return f'https://huggingface.co/{repo_id}/resolve/main/{filename or HF_DEFAULT_FILE}'
+    return pretrained_cfg.get('url', '')
+
+
+def _require_reachable(url: str, setting: str) -> None:
+    """Fail within NETWORK_TIMEOUT_S when the host cannot be reached at all."""
+    host = urlparse(url).hostname or ''
+    try:
+        socket.create_connection((host, 443), timeout=NETWORK_TIMEOUT_S).close()
+    except OSError as error:
+        raise WeightsUnavailableError(
+            f'cannot download {url} ({error}); download it elsewhere and set {setting} to '
+            'the local file') from None
+
+
+def _download(url: str, target: Path, setting: str) -> None:
+    """Download to a .part file, verify, then rename, so a partial file is never used."""
+    _require_reachable(url, setting)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + '.part')
+    try:
+        with urllib.request.urlopen(url, timeout=NETWORK_TIMEOUT_S) as response, \
+                partial.open('wb') as stream:
+            shutil.copyfileobj(response, stream, 1 << 20)
+        verify_sha256_prefix(partial, expected_sha256_prefix(target))
+    except (OSError, WeightsUnavailableError) as error:
+        partial.unlink(missing_ok=True)
+        raise WeightsUnavailableError(
+            f'downloading {url} failed ({error}); set {setting} to a local copy') from None
+    partial.rename(target)
