@@ -65,9 +65,10 @@ PLACEMENT_VERBS = frozenset({
 # words that do not also head RefCOCO-style referring expressions are listed (not "hand",
 # "open", "place", "stack"), so plain expressions keep the paper's rule.
 COMMAND_VERBS = frozenset({
-    'bring', 'carry', 'choose', 'drop', 'fetch', 'find', 'get', 'give', 'go', 'grab', 'grasp',
-    'hold', 'lift', 'locate', 'look', 'move', 'pass', 'pick', 'pickup', 'point', 'pour', 'put',
-    'reach', 'retrieve', 'select', 'set', 'show', 'take', 'touch',
+    'approach', 'bring', 'carry', 'choose', 'drive', 'drop', 'fetch', 'find', 'follow', 'get',
+    'give', 'go', 'grab', 'grasp', 'highlight', 'hold', 'inspect', 'lift', 'locate', 'look',
+    'move', 'navigate', 'pass', 'pick', 'pickup', 'point', 'pour', 'put', 'reach', 'retrieve',
+    'search', 'segment', 'select', 'set', 'show', 'take', 'touch', 'walk',
 })
 # Prefixed to such a command to make its first word parse as the imperative verb it is.
 IMPERATIVE_CUE = 'please'
@@ -129,9 +130,14 @@ def load_pipeline(model: str) -> Language:
     candidates = [model, FALLBACK_MODEL] if model == DEFAULT_MODEL else [model]
     for name in candidates:
         try:
-            return spacy.load(name, exclude=list(UNUSED_PIPES))
+            nlp = spacy.load(name, exclude=list(UNUSED_PIPES))
         except OSError:
             continue
+        if not nlp.has_pipe('parser'):
+            raise PhraseModelError(
+                f"spaCy pipeline '{name}' has no dependency parser; set the `spacy_model` "
+                "parameter to one that has, such as 'en_core_web_sm'.")
+        return nlp
     raise PhraseModelError(
         f"spaCy model '{model}' is not installed. Install it with "
         f"'python -m spacy download {model}', or set the `spacy_model` parameter to an "

