@@ -103,6 +103,7 @@ QUESTIONS = [
     ('can you see the yellow ball', 'the yellow ball', 'the yellow ball'),
     ('do you see a red mug on the table', 'a red mug on the table', 'a red mug'),
     ('where is the cup on the table', 'the cup on the table', 'the cup'),
+    ('where is the cup that was on the table', 'the cup that was on the table', 'the cup'),
     ('is that the cup', 'the cup', 'the cup'),
     ('what color is the cup', 'the cup', 'the cup'),
     ('show me where the scissors are', 'the scissors', 'the scissors'),

@@ -58,7 +58,7 @@ def test_missing_checkpoint_file_is_one_line_and_exit_2(tmp_path, sample_image):
 
 
 def test_unreachable_download_fails_fast_naming_url(tmp_path, monkeypatch, capsys,
-                                                   sample_image):
+                                                    sample_image):
     url = 'https://weights.invalid/segment_anything/sam_vit_b_01ec64.pth'
     monkeypatch.setitem(weights.SAM_URLS, 'vit_b', url)
     code = cli.main(['ground', '--image', str(sample_image), '--text', 'the mug',

@@ -269,7 +269,7 @@ def is_copula(token: Token) -> bool:
 
 def is_wh(token: Token) -> bool:
     """Tell whether the speaker asks about this nominal ("which one", "what color")."""
-    return any(t.tag_ in WH_TAGS for t in token.subtree)
+    return token.tag_ in WH_TAGS or any(c.tag_ in WH_TAGS for c in token.lefts)
 
 
 def names_object(token: Token) -> bool:

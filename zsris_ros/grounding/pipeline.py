@@ -143,4 +143,3 @@ def _check_image(image_rgb: np.ndarray) -> None:
             or image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or 0 in image_rgb.shape):
         shape = getattr(image_rgb, 'shape', None)
         raise ImageInputError(f'expected an HxWx3 uint8 RGB image, got {shape}')
-

@@ -32,7 +32,7 @@ from ..grounding.config import restart_fields
 from ..grounding.geometry import back_project, mask_depth
 from ..grounding.models import ModelConfigError
 from ..grounding.overlay import draw_overlay
-from .frames import Frame, FrameStore, stamp_ns
+from .frames import Frame, FrameStore
 from .image_conversion import (ImageConversionError, bgr8_image, depth_from_image,
                                mono8_image, rgb_from_compressed, rgb_from_image)
 from .messages import metric_point, pixel_point, result_message, target_marker

@@ -1,52 +1,30 @@
-"""ROS parameters generated from the typed settings models, descriptors and ranges included."""
+"""ROS parameters declared from the settings table, descriptors and ranges included."""
 
 from typing import Any
 
-from pydantic import BaseModel
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 ParameterType)
 from rclpy.node import Node
 
 from ..grounding.config import PRESETS, GroundingConfig
-from .settings import NodeSettings
+from .settings import ROS_NAMES, NodeSettings, ParameterRow, parameter_rows
 
-#: Parameter names that differ from the settings field names (a bare `preset` is ambiguous
-#: among a robot's many nodes).
-ROS_NAMES = {'preset': 'model_preset'}
-SETTINGS_MODELS: tuple[type[BaseModel], ...] = (GroundingConfig, NodeSettings)
 PARAMETER_TYPES = {int: ParameterType.PARAMETER_INTEGER, float: ParameterType.PARAMETER_DOUBLE,
-                   bool: ParameterType.PARAMETER_BOOL}
+                   bool: ParameterType.PARAMETER_BOOL, str: ParameterType.PARAMETER_STRING}
 
 
-def _bounds(field: Any) -> tuple[Any, Any]:
-    low = high = None
-    for item in field.metadata:
-        low = getattr(item, 'ge', low)
-        high = getattr(item, 'le', high)
-    return low, high
-
-
-def descriptor(name: str, field: Any) -> ParameterDescriptor:
-    """Description, type, range and read-only flag of one settings field."""
-    kind = PARAMETER_TYPES.get(field.annotation, ParameterType.PARAMETER_STRING)
-    choices = getattr(field.annotation, '__args__', None)
-    text = field.description + (f" (one of: {', '.join(choices)})" if choices else '')
-    result = ParameterDescriptor(
-        name=name, type=kind, description=text,
-        read_only=bool((field.json_schema_extra or {}).get('read_only')))
-    low, high = _bounds(field)
-    if kind == ParameterType.PARAMETER_INTEGER and low is not None:
-        result.integer_range = [IntegerRange(from_value=low, to_value=high, step=1)]
-    elif kind == ParameterType.PARAMETER_DOUBLE and low is not None:
-        result.floating_point_range = [
-            FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)]
+def descriptor(row: ParameterRow) -> ParameterDescriptor:
+    """Description, type, range and read-only flag of one parameter."""
+    kind = PARAMETER_TYPES[row.kind]
+    text = row.description + (f" (one of: {', '.join(row.choices)})" if row.choices else '')
+    result = ParameterDescriptor(name=row.name, type=kind, description=text,
+                                 read_only=row.read_only)
+    if kind == ParameterType.PARAMETER_INTEGER and row.low is not None:
+        result.integer_range = [IntegerRange(from_value=row.low, to_value=row.high, step=1)]
+    elif kind == ParameterType.PARAMETER_DOUBLE and row.low is not None:
+        result.floating_point_range = [FloatingPointRange(
+            from_value=float(row.low), to_value=float(row.high), step=0.0)]
     return result
-
-
-def parameter_fields() -> dict[str, Any]:
-    """Every settings field the node declares, by parameter name."""
-    return {ROS_NAMES.get(name, name): field for model in SETTINGS_MODELS
-            for name, field in model.model_fields.items()}
 
 
 def declare_parameters(node: Node) -> tuple[GroundingConfig, NodeSettings]:
@@ -57,17 +35,15 @@ def declare_parameters(node: Node) -> tuple[GroundingConfig, NodeSettings]:
     writable declaration and then declared for good with their descriptors (read-only ones
     cannot be corrected after the fact).
     """
-    real = {**GroundingConfig().model_dump(), **NodeSettings().model_dump()}
+    rows = parameter_rows()
     values = {}
-    for name, default in real.items():
-        values[name] = node.declare_parameter(ROS_NAMES.get(name, name), default).value
-        node.undeclare_parameter(ROS_NAMES.get(name, name))
+    for row in rows:
+        values[row.field] = node.declare_parameter(row.name, row.default).value
+        node.undeclare_parameter(row.name)
     values.update({name: value for name, value in PRESETS[values['preset']].items()
-                   if values[name] == real[name]})
-    fields = parameter_fields()
-    for name, value in values.items():
-        ros_name = ROS_NAMES.get(name, name)
-        node.declare_parameter(ros_name, value, descriptor(ros_name, fields[ros_name]),
+                   if values[name] == GroundingConfig.model_fields[name].default})
+    for row in rows:
+        node.declare_parameter(row.name, values[row.field], descriptor(row),
                                ignore_override=True)
     return split_values(values)
 

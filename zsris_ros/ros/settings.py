@@ -4,11 +4,12 @@ They live in a typed model like the core's GroundingConfig, so declarations, ran
 file and the README table come from one place.
 """
 
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..grounding.config import RESTART
+from ..grounding.config import RESTART, GroundingConfig
 
 
 class NodeSettings(BaseModel):
@@ -37,3 +38,41 @@ class NodeSettings(BaseModel):
         0.5, ge=0.0, le=1.0, description='Opacity of the mask in the overlay image')
     marker_scale: float = Field(
         0.05, ge=0.001, le=10.0, description='Diameter (m) of the target marker sphere')
+
+
+#: Parameter names that differ from the settings field names (a bare `preset` is ambiguous
+#: among a robot's many nodes).
+ROS_NAMES = {'preset': 'model_preset'}
+
+
+@dataclass(frozen=True)
+class ParameterRow:
+    """One node parameter as the declarations, the YAML and the README table see it."""
+
+    name: str
+    field: str
+    default: Any
+    kind: type
+    low: float | None
+    high: float | None
+    choices: tuple[str, ...]
+    description: str
+    read_only: bool
+
+
+def parameter_rows() -> list[ParameterRow]:
+    """Every node parameter, from GroundingConfig then NodeSettings, in declaration order."""
+    rows = []
+    for model in (GroundingConfig, NodeSettings):
+        defaults = model().model_dump()
+        for name, field in model.model_fields.items():
+            low = high = None
+            for item in field.metadata:
+                low, high = getattr(item, 'ge', low), getattr(item, 'le', high)
+            choices = tuple(getattr(field.annotation, '__args__', ()))
+            rows.append(ParameterRow(
+                name=ROS_NAMES.get(name, name), field=name, default=defaults[name],
+                kind=str if choices else field.annotation, low=low, high=high,
+                choices=choices, description=field.description,
+                read_only=bool((field.json_schema_extra or {}).get('read_only'))))
+    return rows

@@ -51,6 +51,14 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_params(args: argparse.Namespace) -> int:
+    """Print the node's parameters as the YAML parameter file or a Markdown table."""
+    from .parameter_table import render_markdown, render_yaml
+
+    print(render_markdown() if args.markdown else render_yaml(), end='')
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -69,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument('text', help='referring expression or command')
     parse.add_argument('--spacy-model', default=GroundingConfig().spacy_model)
     parse.set_defaults(handler=cmd_parse)
+
+    params = commands.add_parser('params', help="print the node's parameter file (YAML)")
+    params.add_argument('--markdown', action='store_true', help='a Markdown table instead')
+    params.set_defaults(handler=cmd_params)
     return parser
 
 
