@@ -1,0 +1,40 @@
+"""The settings model: presets, validation, and the CLI generated from it."""
+
+import pytest
+from pydantic import ValidationError
+
+from zsris_ros.grounding.config import GroundingConfig, restart_fields
+from zsris_ros.tools.cli import build_parser, config_from_args
+
+
+def test_defaults_are_the_papers_refcoco_setting():
+    config = GroundingConfig()
+    assert (config.v, config.r, config.masking_block) == (0.95, 0.5, 9)
+    assert (config.clip_model, config.clip_pretrained, config.sam_model) == \
+        ('ViT-B-32', 'openai', 'vit_b')
+
+
+def test_preset_fills_only_what_was_not_given():
+    config = GroundingConfig(preset='tiny', points_per_side=6)
+    assert config.clip_model == 'zsris-tiny' and config.points_per_side == 6
+    assert config.answers_are_meaningless
+
+
+@pytest.mark.parametrize('bad', [{'v': -0.1}, {'r': 1.01}, {'points_per_side': 0},
+                                 {'device': 'tpu'}, {'unknown': 1}])
+def test_invalid_settings_are_rejected(bad):
+    with pytest.raises(ValidationError):
+        GroundingConfig(**bad)
+
+
+def test_model_choices_need_a_restart():
+    assert {'clip_model', 'sam_model', 'device', 'preset'} <= restart_fields()
+    assert not {'v', 'r', 'score_threshold', 'points_per_side'} & restart_fields()
+
+
+def test_cli_has_an_option_per_setting_and_passes_only_given_ones():
+    args = build_parser().parse_args(['ground', '--image', 'x.png', '--text', 't',
+                                      '--preset', 'tiny', '--v', '0.85',
+                                      '--masking-block', '1'])
+    config = config_from_args(args)
+    assert (config.v, config.masking_block, config.clip_model) == (0.85, 1, 'zsris-tiny')

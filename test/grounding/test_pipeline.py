@@ -1,0 +1,89 @@
+"""GroundingPipeline end to end on tiny real-architecture models."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from zsris_ros.grounding import GroundingConfig, ImageInputError, ModelConfigError
+from zsris_ros.grounding.result import RANDOM_WEIGHTS_WARNING
+from zsris_ros.tools.ground import read_rgb
+
+TEXTS = ['the red mug on the left', 'pick up the blue box', 'where is the yellow ball']
+
+
+@pytest.fixture(scope='module')
+def image(sample_image):
+    return read_rgb(str(sample_image))
+
+
+def test_ground_many_matches_ground_one_by_one(tiny_pipeline, image):
+    together = tiny_pipeline.ground_many(image, TEXTS)
+    for text, result in zip(TEXTS, together):
+        alone = tiny_pipeline.ground(image, text)
+        assert result.status == alone.status == 'ok'
+        assert result.score == pytest.approx(alone.score, abs=1e-5)
+        assert np.array_equal(result.mask, alone.mask)
+        assert result.warnings == [RANDOM_WEIGHTS_WARNING]
+
+
+def test_score_is_the_cosine_of_the_mixed_features(tiny_pipeline, image):
+    """Recompute the winning score from the public encoders, as ALGORITHM.md defines it."""
+    config = tiny_pipeline.config
+    result = tiny_pipeline.ground(image, 'the red mug on the left')
+    masks = tiny_pipeline.proposer.propose(image, config)
+    with torch.inference_mode():
+        normalized = tiny_pipeline.visual.normalize(image)
+        visual = tiny_pipeline.visual.encode(normalized, torch.from_numpy(masks), config.v,
+                                             config.masking_block)
+        text = (config.r * tiny_pipeline.text.encode('the red mug on the left')
+                + (1 - config.r) * tiny_pipeline.text.encode('the red mug'))
+        scores = F.cosine_similarity(visual, text[None], dim=-1).numpy()
+    best = int(np.argmax(scores))
+    assert result.score == pytest.approx(float(scores[best]), abs=1e-5)
+    assert np.array_equal(result.mask, masks[best])
+    runner_up = np.sort(scores)[-2]
+    assert result.margin == pytest.approx(float(scores[best] - runner_up), abs=1e-5)
+
+
+def test_threshold_answers_no_match(tiny_pipeline, image):
+    tiny_pipeline.update(score_threshold=1.0)
+    try:
+        result = tiny_pipeline.ground(image, 'the mug')
+    finally:
+        tiny_pipeline.update(score_threshold=-1.0)
+    assert result.status == 'no_match' and result.mask is None and result.score < 1.0
+
+
+def test_no_proposals_when_every_mask_is_too_small(tiny_pipeline, image):
+    tiny_pipeline.update(min_mask_area=10**8)
+    try:
+        result = tiny_pipeline.ground(image, 'the mug')
+    finally:
+        tiny_pipeline.update(min_mask_area=16)
+    assert result.status == 'no_proposals' and result.num_proposals == 0
+
+
+def test_empty_command_is_an_error_not_a_crash(tiny_pipeline, image):
+    result = tiny_pipeline.ground(image, '   ')
+    assert result.status == 'error' and result.message == 'empty command'
+
+
+def test_bad_image_raises_a_clear_error(tiny_pipeline):
+    with pytest.raises(ImageInputError, match='HxWx3 uint8'):
+        tiny_pipeline.ground(np.zeros((4, 4), np.uint8), 'the mug')
+
+
+def test_update_validates_and_refuses_model_changes(tiny_pipeline):
+    with pytest.raises(ModelConfigError, match='start-up'):
+        tiny_pipeline.update(clip_model='ViT-B-32')
+    with pytest.raises(ModelConfigError, match='vision depth'):
+        tiny_pipeline.update(masking_block=4)
+    with pytest.raises(ValueError):
+        tiny_pipeline.update(v=2.0)
+    assert tiny_pipeline.config.v == GroundingConfig(preset='tiny').v
+
+
+def test_text_features_are_cached(tiny_pipeline):
+    first = tiny_pipeline.text.encode('The Red Mug')
+    assert tiny_pipeline.text.encode('the red mug') is first
