@@ -1,34 +1,98 @@
-"""Class-agnostic mask proposals from Segment Anything's automatic mask generator."""
+"""Class-agnostic mask proposals from Segment Anything.
+
+`SamProposer` runs the same steps as segment_anything's `SamAutomaticMaskGenerator` (point
+grid, IoU and stability filters, box NMS) but keeps the masks as one tensor on the model's
+device: the stock generator encodes every mask to RLE and deep-copies the lists batch after
+batch, which costs more than the network on CPU. `StockSamProposer` is the stock generator,
+kept as the reference the fast path is tested and benchmarked against.
+"""
 
 import numpy as np
 import torch
-from segment_anything import SamAutomaticMaskGenerator
+from segment_anything import SamAutomaticMaskGenerator, SamPredictor
 from segment_anything.modeling import Sam
+from segment_anything.utils.amg import (batched_mask_to_box, build_point_grid,
+                                        calculate_stability_score)
+from torchvision.ops.boxes import batched_nms
 
 from .config import GroundingConfig
+
+#: segment_anything's default; it shifts the logit thresholds of the stability score.
+STABILITY_OFFSET = 1.0
 
 
 class SamProposer:
     """Proposes binary masks for every object-like region of a frame."""
 
     def __init__(self, sam: Sam) -> None:
-        self.sam = sam
+        self.predictor = SamPredictor(sam)
 
     @torch.inference_mode()
     def propose(self, image_rgb: np.ndarray, config: GroundingConfig) -> np.ndarray:
         """(N, H, W) bool masks, best predicted IoU first, filtered by area and count."""
+        height, width = image_rgb.shape[:2]
+        self.predictor.set_image(image_rgb)
+        grid = build_point_grid(config.points_per_side) * np.array([[width, height]])
+        step = config.points_per_batch
+        batches = [self._decode(grid[i:i + step], config) for i in range(0, len(grid), step)]
+        self.predictor.reset_image()
+        masks = torch.cat([b[0] for b in batches])
+        quality = torch.cat([b[1] for b in batches])
+        boxes = batched_mask_to_box(masks).float()
+        keep = batched_nms(boxes, quality, torch.zeros_like(quality), config.box_nms_thresh)
+        return _select_on_device(masks[keep], quality[keep], config)
+
+    def _decode(self, points: np.ndarray, config: GroundingConfig
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Masks of one batch of point prompts that pass the IoU and stability filters."""
+        predictor = self.predictor
+        coords = predictor.transform.apply_coords(points, predictor.original_size)
+        coords = torch.as_tensor(coords, device=predictor.device)
+        labels = torch.ones(len(coords), dtype=torch.int, device=predictor.device)
+        logits, quality, _ = predictor.predict_torch(
+            coords[:, None, :], labels[:, None], multimask_output=True, return_logits=True)
+        logits, quality = logits.flatten(0, 1), quality.flatten(0, 1)
+        threshold = predictor.model.mask_threshold
+        keep = torch.ones_like(quality, dtype=torch.bool)
+        if config.pred_iou_thresh > 0.0:
+            keep &= quality > config.pred_iou_thresh
+        if config.stability_score_thresh > 0.0:
+            stability = calculate_stability_score(logits, threshold, STABILITY_OFFSET)
+            keep &= stability >= config.stability_score_thresh
+        return logits[keep] > threshold, quality[keep]
+
+
+class StockSamProposer:
+    """segment_anything's own automatic mask generator: the reference implementation."""
+
+    def __init__(self, sam: Sam) -> None:
+        self.sam = sam
+
+    @torch.inference_mode()
+    def propose(self, image_rgb: np.ndarray, config: GroundingConfig) -> np.ndarray:
+        """Same contract as SamProposer.propose."""
         generator = SamAutomaticMaskGenerator(
             self.sam,
             points_per_side=config.points_per_side,
             points_per_batch=config.points_per_batch,
             pred_iou_thresh=config.pred_iou_thresh,
             stability_score_thresh=config.stability_score_thresh,
+            stability_score_offset=STABILITY_OFFSET,
             box_nms_thresh=config.box_nms_thresh,
             output_mode='binary_mask',
         )
         records = generator.generate(image_rgb)
         return select_masks([r['segmentation'] for r in records],
                             [r['predicted_iou'] for r in records], config, image_rgb.shape[:2])
+
+
+def _select_on_device(masks: torch.Tensor, quality: torch.Tensor,
+                      config: GroundingConfig) -> np.ndarray:
+    """Area filter and top-K before anything leaves the device."""
+    keep = masks.flatten(1).sum(dim=1) >= max(config.min_mask_area, 1)
+    masks, quality = masks[keep], quality[keep]
+    order = torch.sort(quality, descending=True, stable=True).indices[:config.max_proposals]
+    return masks[order].cpu().numpy()
 
 
 def select_masks(masks: list[np.ndarray], quality: list[float], config: GroundingConfig,
