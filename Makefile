@@ -10,7 +10,7 @@ REQUIREMENTS := requirements/core.txt requirements/ros.txt requirements/test.txt
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export ROS_DOMAIN_ID ?= 42
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint params clean
 
 install: $(STAMP)
 
@@ -27,6 +27,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest test
+
+# Regenerate the parameter file and the README table from the typed settings.
+params: $(STAMP)
+	$(BIN)/zsris params > config/grounding.yaml
+	$(BIN)/zsris params --into README.md
 
 lint: $(STAMP)
 	$(BIN)/flake8 zsris_ros test launch setup.py

@@ -87,3 +87,18 @@ def test_update_validates_and_refuses_model_changes(tiny_pipeline):
 def test_text_features_are_cached(tiny_pipeline):
     first = tiny_pipeline.text.encode('The Red Mug')
     assert tiny_pipeline.text.encode('the red mug') is first
+
+
+def test_frame_cache_reuses_proposals_and_features(tiny_pipeline, image):
+    first = tiny_pipeline.ground_many(image, ['the blue box'], frame_key=('cam', 1))[0]
+    again = tiny_pipeline.ground_many(image, ['the red mug'], frame_key=('cam', 1))[0]
+    assert again.timings_ms['proposals'] == again.timings_ms['visual'] == 0.0
+    assert first.timings_ms['proposals'] > 0.0
+    fresh = tiny_pipeline.ground(image, 'the red mug')
+    assert again.score == pytest.approx(fresh.score, abs=1e-6)
+    tiny_pipeline.update(v=0.5)
+    try:
+        changed = tiny_pipeline.ground_many(image, ['the red mug'], frame_key=('cam', 1))[0]
+    finally:
+        tiny_pipeline.update(v=GroundingConfig(preset='tiny').v)
+    assert changed.timings_ms['visual'] > 0.0, 'a new v must not reuse cached features'

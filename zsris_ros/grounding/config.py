@@ -93,6 +93,9 @@ class GroundingConfig(BaseModel):
     max_proposals: int = Field(
         100, ge=1, le=1000,
         description='Keep at most this many proposals (highest predicted IoU first)')
+    frame_cache_size: int = Field(
+        4, ge=0, le=1000,
+        description='Frames whose proposals and visual features are kept for later commands')
     text_cache_size: int = Field(
         256, ge=0, le=100_000, description='Text features kept in the LRU cache',
         json_schema_extra=RESTART)

@@ -2,8 +2,9 @@
 
 import logging
 import time
+from collections import OrderedDict
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Hashable, Iterator
 
 import numpy as np
 import torch
@@ -19,6 +20,10 @@ from .text import TextEncoder
 from .visual import VisualEncoder
 
 LOGGER = logging.getLogger(__name__)
+#: Settings that change proposals or visual features, so they are part of the cache key.
+FRAME_SETTINGS = {'points_per_side', 'pred_iou_thresh',
+                  'stability_score_thresh', 'box_nms_thresh', 'min_mask_area', 'max_proposals',
+                  'v', 'masking_block', 'preprocessing'}
 
 
 class ImageInputError(ValueError):
@@ -44,6 +49,8 @@ class GroundingPipeline:
         self.visual = VisualEncoder(clip, device, config.preprocessing)
         self.text = TextEncoder(clip, device, config.text_cache_size)
         self.vision_depth = clip.depth
+        self._frames: OrderedDict[Hashable, tuple[np.ndarray, torch.Tensor | None]] = \
+            OrderedDict()
 
     @classmethod
     def from_config(cls, config: GroundingConfig) -> 'GroundingPipeline':
@@ -74,8 +81,13 @@ class GroundingPipeline:
         return self.ground_many(image_rgb, [text])[0]
 
     @torch.inference_mode()
-    def ground_many(self, image_rgb: np.ndarray, texts: list[str]) -> list[GroundingResult]:
-        """Ground several expressions, computing proposals and visual features once."""
+    def ground_many(self, image_rgb: np.ndarray, texts: list[str],
+                    frame_key: Hashable | None = None) -> list[GroundingResult]:
+        """Ground several expressions, computing proposals and visual features once.
+
+        With a frame_key (e.g. the camera stamp), proposals and features are also kept for
+        later commands on the same frame, in a small LRU cache.
+        """
         config = self.config
         start = time.perf_counter()
         results = [self._start_result(text) for text in texts]
@@ -83,20 +95,38 @@ class GroundingPipeline:
         if pending:
             _check_image(image_rgb)
             timings: dict[str, float] = {}
-            with _timed(timings, 'proposals'):
-                masks = self.proposer.propose(image_rgb, config)
-            if len(masks) == 0:
-                for result in pending:
+            masks, features = self._frame_features(image_rgb, config, frame_key, timings)
+            for result in pending:
+                if len(masks) == 0:
                     result.status, result.message = 'no_proposals', 'no mask proposals'
-            else:
-                with _timed(timings, 'visual'):
-                    features = self._visual_features(image_rgb, masks, config)
-                for result in pending:
+                    result.timings_ms = dict(timings)
+                else:
                     self._score(result, masks, features, config, dict(timings))
         total = round((time.perf_counter() - start) * 1000.0, 3)
         for result in results:
             result.timings_ms['total'] = total
         return results
+
+    def _frame_features(self, image_rgb: np.ndarray, config: GroundingConfig,
+                        frame_key: Hashable | None, timings: dict[str, float]
+                        ) -> tuple[np.ndarray, torch.Tensor | None]:
+        """Proposals and their unit visual features, from the cache when the frame is known."""
+        key = None if frame_key is None else (frame_key, _frame_settings(config))
+        if key is not None and key in self._frames:
+            self._frames.move_to_end(key)
+            timings['proposals'] = timings['visual'] = 0.0
+            return self._frames[key]
+        with _timed(timings, 'proposals'):
+            masks = self.proposer.propose(image_rgb, config)
+        features = None
+        if len(masks):
+            with _timed(timings, 'visual'):
+                features = self._visual_features(image_rgb, masks, config)
+        if key is not None:
+            self._frames[key] = (masks, features)
+            while len(self._frames) > config.frame_cache_size:
+                self._frames.popitem(last=False)
+        return masks, features
 
     def _start_result(self, text: str) -> GroundingResult:
         phrase = self.phrases.parse(text)
@@ -136,6 +166,11 @@ class GroundingPipeline:
         result.bbox = mask_bbox(mask)
         result.centroid = mask_centroid(mask)
         result.area = int(mask.sum())
+
+
+def _frame_settings(config: GroundingConfig) -> tuple:
+    """The settings a frame's proposals and visual features depend on."""
+    return tuple(config.model_dump(include=FRAME_SETTINGS).values())
 
 
 def _check_image(image_rgb: np.ndarray) -> None:

@@ -53,9 +53,12 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 def cmd_params(args: argparse.Namespace) -> int:
     """Print the node's parameters as the YAML parameter file or a Markdown table."""
-    from .parameter_table import render_markdown, render_yaml
+    from .parameter_table import render_markdown, render_yaml, update_markdown_block
 
-    print(render_markdown() if args.markdown else render_yaml(), end='')
+    if args.into:
+        update_markdown_block(args.into)
+    else:
+        print(render_markdown() if args.markdown else render_yaml(), end='')
     return 0
 
 
@@ -80,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     params = commands.add_parser('params', help="print the node's parameter file (YAML)")
     params.add_argument('--markdown', action='store_true', help='a Markdown table instead')
+    params.add_argument('--into', metavar='FILE',
+                        help='replace the table between the params markers of FILE')
     params.set_defaults(handler=cmd_params)
     return parser
 
