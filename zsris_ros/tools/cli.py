@@ -4,11 +4,16 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Callable, Sequence
 
 from pydantic import ValidationError
 
 from ..grounding.config import GroundingConfig
+from ..ros.settings import NodeSettings
+from .errors import InputError
+from .bag_layout import COMMAND_TOPIC, IMAGE_TOPIC, INFO_TOPIC, STORAGE_FORMATS, TRUTH_TOPIC
+from .refer import DEFAULT_SPLIT_BY, SPLIT_BYS, SPLITS
 
 #: Exit status for configuration problems: missing weights, bad settings.
 EXIT_CONFIG = 2
@@ -51,6 +56,15 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Time the reference-style pipeline and ours on the same frames and weights."""
+    from .bench import format_report, run_bench
+
+    report = run_bench(config_from_args(args), args.frames, args.commands)
+    print(json.dumps(report) if args.json else format_report(report))
+    return 0
+
+
 def cmd_params(args: argparse.Namespace) -> int:
     """Print the node's parameters as the YAML parameter file or a Markdown table."""
     from .parameter_table import render_markdown, render_yaml, update_markdown_block
@@ -60,6 +74,138 @@ def cmd_params(args: argparse.Namespace) -> int:
     else:
         print(render_markdown() if args.markdown else render_yaml(), end='')
     return 0
+
+
+def cmd_eval_bag(args: argparse.Namespace) -> int:
+    """Replay a bag's commands through the pipeline and score them."""
+    from .bags import BagTopics
+    from .eval_bag import BagSource, evaluate_bag
+    from .evaluate import describe
+
+    source = BagSource(
+        Path(args.bag), BagTopics(args.image_topic, args.command_topic, args.gt_topic,
+                                  args.info_topic),
+        args.frame_policy, args.next_frame_timeout, Path(args.gt_file) if args.gt_file else None)
+    metrics = evaluate_bag(config_from_args(args), source, Path(args.out), args.limit,
+                           args.overlays)
+    print(describe(metrics, Path(args.out)))
+    return 0
+
+
+def cmd_eval_refer(args: argparse.Namespace) -> int:
+    """Evaluate on a RefCOCO-family split with the paper's protocol."""
+    from .eval_refer import evaluate_refer, paper_v
+    from .evaluate import describe
+
+    config = config_from_args(args)
+    if args.v is None:
+        config.v = paper_v(args.dataset)
+    metrics = evaluate_refer(config, Path(args.root), args.dataset, args.split, args.split_by,
+                             Path(args.out), args.limit, args.overlays)
+    print(describe(metrics, Path(args.out)))
+    return 0
+
+
+def cmd_eval_compare(args: argparse.Namespace) -> int:
+    """Print two runs' metrics side by side."""
+    from .compare import compare_table, load_metrics
+
+    print(f'A = {args.a}\nB = {args.b}')
+    print(compare_table(load_metrics(Path(args.a)), load_metrics(Path(args.b))))
+    return 0
+
+
+def cmd_bag_from_toy(args: argparse.Namespace) -> int:
+    """Write toy scenes and their expressions as a replayable bag."""
+    from .bag_writer import toy_scenes, write_bag
+
+    count = write_bag(Path(args.out), toy_scenes(args.n, args.seed), args.storage)
+    print(f'wrote {count} commands on {args.n} scenes to {args.out}')
+    return 0
+
+
+def cmd_bag_from_refer(args: argparse.Namespace) -> int:
+    """Write a RefCOCO-family split as a replayable bag."""
+    from .bag_writer import refer_scenes, write_bag
+    from .refer import load_split
+
+    images = load_split(Path(args.root), args.dataset, args.split,
+                        args.split_by or DEFAULT_SPLIT_BY[args.dataset])[:args.images]
+    count = write_bag(Path(args.out), refer_scenes(images), args.storage)
+    print(f'wrote {count} commands on {len(images)} images to {args.out}')
+    return 0
+
+
+def add_eval_commands(commands: argparse._SubParsersAction) -> None:
+    """`zsris eval bag|refer|compare`."""
+    evaluate = commands.add_parser('eval', help='score the grounding on a bag or on RefCOCO')
+    kinds = evaluate.add_subparsers(dest='eval_command', required=True)
+    node = NodeSettings.model_fields
+
+    bag = kinds.add_parser('bag', help="replay a bag's commands as the node would answer them")
+    bag.add_argument('bag', help='rosbag2 folder (MCAP or sqlite3) or its .mcap/.db3 file')
+    bag.add_argument('--image-topic', default=IMAGE_TOPIC,
+                     help='sensor_msgs/Image or CompressedImage (default: %(default)s)')
+    bag.add_argument('--command-topic', default=COMMAND_TOPIC,
+                     help='std_msgs/String commands (default: %(default)s)')
+    truth = bag.add_mutually_exclusive_group()
+    truth.add_argument('--gt-topic', help='mono8 ground-truth masks, one per command at its '
+                       f'log time (default: {TRUTH_TOPIC} when the bag has it)')
+    truth.add_argument('--gt-file', help='JSON list of {"command_index" or "stamp_ns", '
+                       '"mask": PNG path relative to the file}')
+    bag.add_argument('--info-topic', help='std_msgs/String JSON per command, e.g. its type '
+                     f'(default: {INFO_TOPIC} when the bag has it)')
+    bag.add_argument('--frame-policy', choices=('latest', 'next'),
+                     default=node['frame_policy'].default, help=node['frame_policy'].description)
+    bag.add_argument('--next-frame-timeout', type=float,
+                     default=node['next_frame_timeout'].default,
+                     help=node['next_frame_timeout'].description)
+    _add_run_options(bag)
+    bag.set_defaults(handler=cmd_eval_bag)
+
+    refer = kinds.add_parser('refer', help='RefCOCO/RefCOCO+/RefCOCOg in the REFER layout')
+    _add_refer_options(refer)
+    _add_run_options(refer)
+    refer.set_defaults(handler=cmd_eval_refer)
+
+    compare = kinds.add_parser('compare', help="two runs' metrics.json side by side")
+    compare.add_argument('a', help='metrics.json of run A')
+    compare.add_argument('b', help='metrics.json of run B')
+    compare.set_defaults(handler=cmd_eval_compare)
+
+
+def add_bag_commands(commands: argparse._SubParsersAction) -> None:
+    """`zsris bag from-toy|from-refer`: bags for `ros2 bag play` and `zsris eval bag`."""
+    bag = commands.add_parser('bag', help='write replayable bags with ground truth')
+    kinds = bag.add_subparsers(dest='bag_command', required=True)
+    toy = kinds.add_parser('from-toy', help='toy tabletop scenes and their expressions')
+    toy.add_argument('--n', type=int, default=10, help='number of scenes (default: %(default)s)')
+    toy.add_argument('--seed', type=int, default=0, help='seed of the first scene')
+    toy.set_defaults(handler=cmd_bag_from_toy)
+    refer = kinds.add_parser('from-refer', help='a RefCOCO-family split')
+    _add_refer_options(refer)
+    refer.add_argument('--images', type=int, help='at most this many images')
+    refer.set_defaults(handler=cmd_bag_from_refer)
+    for parser in (toy, refer):
+        parser.add_argument('--out', required=True, help='new bag folder')
+        parser.add_argument('--storage', choices=STORAGE_FORMATS, default='mcap',
+                            help='storage format (default: %(default)s)')
+
+
+def _add_refer_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--root', required=True, help='REFER data folder (holds refcoco/, '
+                        'refcoco+/, refcocog/ and images/)')
+    parser.add_argument('--dataset', required=True, choices=tuple(DEFAULT_SPLIT_BY))
+    parser.add_argument('--split', required=True, choices=SPLITS)
+    parser.add_argument('--split-by', choices=SPLIT_BYS,
+                        help='default: unc for refcoco and refcoco+, umd for refcocog')
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--out', required=True, help='results folder; a rerun resumes it')
+    parser.add_argument('--limit', type=int, help='only the first N expressions')
+    parser.add_argument('--overlays', action='store_true', help='write overlay PNGs too')
+    add_config_options(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,11 +227,21 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument('--spacy-model', default=GroundingConfig().spacy_model)
     parse.set_defaults(handler=cmd_parse)
 
+    bench = commands.add_parser('bench', help='latency of our pipeline vs the reference style')
+    bench.add_argument('--frames', type=int, default=5, help='distinct frames to ground on')
+    bench.add_argument('--commands', type=int, default=3, help='commands per frame (>= 2)')
+    bench.add_argument('--json', action='store_true', help='print one JSON object')
+    add_config_options(bench)
+    bench.set_defaults(handler=cmd_bench)
+
     params = commands.add_parser('params', help="print the node's parameter file (YAML)")
     params.add_argument('--markdown', action='store_true', help='a Markdown table instead')
     params.add_argument('--into', metavar='FILE',
                         help='replace the table between the params markers of FILE')
     params.set_defaults(handler=cmd_params)
+
+    add_eval_commands(commands)
+    add_bag_commands(commands)
     return parser
 
 
@@ -97,7 +253,7 @@ def run_reporting_errors(handler: Callable[[argparse.Namespace], int],
 
     try:
         return handler(args)
-    except (WeightsUnavailableError, ModelConfigError, PhraseModelError) as error:
+    except (WeightsUnavailableError, ModelConfigError, PhraseModelError, InputError) as error:
         print(f'zsris: error: {error}', file=sys.stderr)
     except ValidationError as error:
         problems = '; '.join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"

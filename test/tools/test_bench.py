@@ -1,0 +1,18 @@
+"""`zsris bench` reports both pipelines and agrees with the reference on every selection."""
+
+import json
+
+from zsris_ros.tools import cli
+
+
+def test_bench_json_report_has_the_promised_keys(capsys):
+    code = cli.main(['bench', '--preset', 'tiny', '--device', 'cpu', '--frames', '1',
+                     '--commands', '2', '--json'])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    for key in ('new_frame', 'repeat_command'):
+        assert report['baseline_ms'][key] > 0 and report['fast_ms'][key] > 0
+    assert report['speedup_new_frame'] > 0 and report['speedup_repeat_command'] > 0
+    assert report['same_selection'] is True
+    assert set(report['stages']) == {'baseline_new_frame', 'baseline_repeat',
+                                     'fast_new_frame', 'fast_repeat'}

@@ -1,0 +1,189 @@
+"""`zsris bench`: the project's pipeline against a reference-style one, same frames and weights.
+
+The reference does what the official script does per expression: the stock SAM automatic
+mask generator, the global feature of each proposal from its own full ViT pass, each masked
+crop encoded on its own, the text encoded anew. Both run in this process on the same models,
+so their ratio is meaningful even on a noisy machine.
+"""
+
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..grounding import GroundingConfig, GroundingPipeline
+from ..grounding.proposals import StockSamProposer
+from .ground import read_rgb
+
+SAMPLE_IMAGE = Path(__file__).resolve().parents[1] / 'data' / 'tabletop.png'
+COMMANDS = ['pick up the red mug', 'the blue box in the middle', 'could you hand me the ball',
+            'the red block on the right', 'where is the yellow ball', 'grab the small cup']
+
+
+class ReferencePipeline:
+    """The straightforward implementation: nothing shared, nothing cached."""
+
+    def __init__(self, pipeline: GroundingPipeline) -> None:
+        self.pipeline = pipeline
+        self.stock = StockSamProposer(pipeline.proposer.predictor.model)
+
+    @torch.inference_mode()
+    def ground(self, image_rgb: np.ndarray, text: str) -> np.ndarray | None:
+        """The chosen mask, or None without proposals."""
+        config, visual, text_encoder = (self.pipeline.config, self.pipeline.visual,
+                                        self.pipeline.text)
+        masks = self.stock.propose(image_rgb, config)
+        if len(masks) == 0:
+            return None
+        image = visual.normalize(image_rgb)
+        features = []
+        for mask in torch.from_numpy(masks):
+            single = mask[None]
+            features.append(config.v * visual.global_features(image, single, config.masking_block)
+                            + (1 - config.v) * visual.local_features(image, single))
+        phrase = self.pipeline.phrases.parse(text)
+        tokens = text_encoder.clip.tokenizer(
+            [phrase.referring_expression.lower(), phrase.noun_phrase.lower()])
+        sentence, noun = text_encoder.clip.model.encode_text(tokens.to(self.pipeline.device))
+        query = config.r * sentence + (1 - config.r) * noun
+        scores = F.cosine_similarity(torch.cat(features), query[None], dim=-1)
+        return masks[int(torch.argmax(scores))]
+
+
+@dataclass
+class Stage:
+    """Latencies (ms) and peak memory (MB above the start) of one measured stage."""
+
+    samples: list[float] = field(default_factory=list)
+    peak_mb: float = 0.0
+
+    def summary(self) -> dict[str, float]:
+        """Median, p95 and peak memory."""
+        data = np.array(self.samples or [np.nan])
+        return {'median': round(float(np.median(data)), 3),
+                'p95': round(float(np.percentile(data, 95)), 3), 'peak_mb': round(self.peak_mb, 1)}
+
+
+class MemoryWatch:
+    """Peak memory during a block: CUDA allocator peak, else sampled resident set size."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+
+    @contextmanager
+    def peak(self, stage: Stage) -> Iterator[None]:
+        """Record into stage.peak_mb the largest growth seen while the block runs."""
+        if self.device.type == 'cuda':
+            torch.cuda.reset_peak_memory_stats(self.device)
+            base = torch.cuda.memory_allocated(self.device)
+            yield
+            grown = torch.cuda.max_memory_allocated(self.device) - base
+        else:
+            base, peak, done = _rss(), [_rss()], threading.Event()
+            sampler = threading.Thread(target=_sample_rss, args=(peak, done), daemon=True)
+            sampler.start()
+            try:
+                yield
+            finally:
+                done.set()
+                sampler.join()
+            grown = peak[0] - base
+        stage.peak_mb = max(stage.peak_mb, grown / 2**20)
+
+
+def _rss() -> int:
+    with open('/proc/self/statm') as statm:
+        return int(statm.read().split()[1]) * 4096
+
+
+def _sample_rss(peak: list[int], done: threading.Event) -> None:
+    while not done.wait(0.005):
+        peak[0] = max(peak[0], _rss())
+
+
+def bench_frames(count: int, seed: int = 0) -> list[np.ndarray]:
+    """Distinct frames of the bundled scene: shifted, mirrored and noised per frame."""
+    base = read_rgb(str(SAMPLE_IMAGE))
+    rng = np.random.default_rng(seed)
+    frames = []
+    for _ in range(count):
+        frame = np.roll(base, tuple(rng.integers(-20, 20, 2)), axis=(0, 1))
+        frame = frame[:, ::-1] if rng.random() < 0.5 else frame
+        noise = rng.normal(0, 4, frame.shape)
+        frames.append(np.clip(frame + noise, 0, 255).astype(np.uint8))
+    return frames
+
+
+def timed(stage: Stage, watch: MemoryWatch, call: Any, *args: Any) -> Any:
+    """Run call(*args), recording its latency and memory peak into stage."""
+    with watch.peak(stage):
+        start = time.perf_counter()
+        out = call(*args)
+        stage.samples.append((time.perf_counter() - start) * 1000.0)
+    return out
+
+
+def run_bench(config: GroundingConfig, frames: int, commands: int) -> dict[str, Any]:
+    """Measure both pipelines on the same frames; return the report."""
+    pipeline = GroundingPipeline.from_config(config)
+    reference = ReferencePipeline(pipeline)
+    watch = MemoryWatch(pipeline.device)
+    texts = [COMMANDS[i % len(COMMANDS)] for i in range(max(commands, 2))]
+    stages = {name: Stage() for name in
+              ('baseline_new_frame', 'baseline_repeat', 'fast_new_frame', 'fast_repeat')}
+    same = []
+    warm = bench_frames(1, seed=999)[0]
+    reference.ground(warm, texts[0])
+    pipeline.ground_many(warm, texts, frame_key='warm-up')
+    for index, frame in enumerate(bench_frames(frames)):
+        for position, text in enumerate(texts):
+            kind = 'new_frame' if position == 0 else 'repeat'
+            expected = timed(stages[f'baseline_{kind}'], watch, reference.ground, frame, text)
+            result = timed(stages[f'fast_{kind}'], watch,
+                           lambda: pipeline.ground_many(frame, [text], frame_key=index)[0])
+            same.append(_same_mask(expected, result.mask))
+    return _report(config, pipeline, stages, same, frames, len(texts))
+
+
+def _same_mask(expected: np.ndarray | None, chosen: np.ndarray | None) -> bool:
+    if expected is None or chosen is None:
+        return expected is None and chosen is None
+    return bool(np.array_equal(expected, chosen))
+
+
+def _report(config: GroundingConfig, pipeline: GroundingPipeline, stages: dict[str, Stage],
+            same: list[bool], frames: int, commands: int) -> dict[str, Any]:
+    summary = {name: stage.summary() for name, stage in stages.items()}
+    base_new, base_repeat = (summary['baseline_new_frame']['median'],
+                             summary['baseline_repeat']['median'])
+    fast_new, fast_repeat = summary['fast_new_frame']['median'], summary['fast_repeat']['median']
+    return {
+        'preset': config.preset, 'device': str(pipeline.device), 'frames': frames,
+        'commands_per_frame': commands,
+        'baseline_ms': {'new_frame': base_new, 'repeat_command': base_repeat},
+        'fast_ms': {'new_frame': fast_new, 'repeat_command': fast_repeat},
+        'speedup_new_frame': round(base_new / fast_new, 2),
+        'speedup_repeat_command': round(base_repeat / fast_repeat, 2),
+        'same_selection': all(same),
+        'stages': summary,
+    }
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """A small table for people; --json prints the dict itself."""
+    lines = [f"zsris bench: preset {report['preset']} on {report['device']}, "
+             f"{report['frames']} frames x {report['commands_per_frame']} commands",
+             f"{'stage':<22}{'median ms':>12}{'p95 ms':>12}{'peak MB':>10}"]
+    for name, stage in report['stages'].items():
+        lines.append(f"{name:<22}{stage['median']:>12.1f}{stage['p95']:>12.1f}"
+                     f"{stage['peak_mb']:>10.1f}")
+    lines.append(f"speed-up new frame {report['speedup_new_frame']}x, repeat command "
+                 f"{report['speedup_repeat_command']}x, same selection: "
+                 f"{report['same_selection']}")
+    return '\n'.join(lines)
