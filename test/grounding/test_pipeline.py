@@ -102,3 +102,30 @@ def test_frame_cache_reuses_proposals_and_features(tiny_pipeline, image):
     finally:
         tiny_pipeline.update(v=GroundingConfig(preset='tiny').v)
     assert changed.timings_ms['visual'] > 0.0, 'a new v must not reuse cached features'
+
+
+def test_cuda_out_of_memory_retries_once_with_half_batches(tiny_pipeline, image, monkeypatch):
+    real_propose = tiny_pipeline.proposer.propose
+    batches = []
+
+    def propose_running_out_once(frame, config):
+        batches.append((config.points_per_batch, tiny_pipeline.visual.crop_batch))
+        if len(batches) == 1:
+            raise torch.cuda.OutOfMemoryError('CUDA out of memory (simulated)')
+        return real_propose(frame, config)
+
+    monkeypatch.setattr(tiny_pipeline.proposer, 'propose', propose_running_out_once)
+    result = tiny_pipeline.ground(image, 'the red mug')
+    assert result.status == 'ok'
+    full = tiny_pipeline.config.points_per_batch
+    assert batches == [(full, 64), (full // 2, 32)]
+    assert tiny_pipeline.visual.crop_batch == 64
+
+
+def test_cuda_out_of_memory_twice_is_reported(tiny_pipeline, image, monkeypatch):
+    def always_out_of_memory(frame, config):
+        raise torch.cuda.OutOfMemoryError('CUDA out of memory (simulated)')
+
+    monkeypatch.setattr(tiny_pipeline.proposer, 'propose', always_out_of_memory)
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        tiny_pipeline.ground(image, 'the red mug')

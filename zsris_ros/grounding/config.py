@@ -62,6 +62,12 @@ class GroundingConfig(BaseModel):
     device: Literal['auto', 'cpu', 'cuda'] = Field(
         'auto', description='Torch device; auto picks CUDA when available',
         json_schema_extra=RESTART)
+    precision: Literal['auto', 'fp32', 'fp16', 'bf16'] = Field(
+        'auto', description='Autocast precision of the networks; auto is fp16 on CUDA and '
+        'fp32 on CPU')
+    compile: bool = Field(
+        False, description='torch.compile the image encoders (slow first frame, faster after)',
+        json_schema_extra=RESTART)
     preprocessing: Literal['clip', 'reference'] = Field(
         'clip', description="Image normalisation: 'clip' (CLIP mean/std, mean-pixel fill) or "
         "'reference' (the official code's ImageNet statistics and fill quirk)")

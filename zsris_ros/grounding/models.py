@@ -143,3 +143,12 @@ def _check_vision_tower(visual: torch.nn.Module, masking_block: int) -> None:
     if masking_block >= depth:
         raise ModelConfigError(
             f'masking_block {masking_block} must be below the vision depth {depth}')
+
+
+def compile_encoders(sam: Sam, clip: ClipModel) -> None:
+    """torch.compile the image encoders in place; each ViT block separately, because token
+    masking runs the blocks one by one with a batch size that changes per frame."""
+    sam.image_encoder = torch.compile(sam.image_encoder)
+    blocks = clip.model.visual.transformer.resblocks
+    for index, block in enumerate(blocks):
+        blocks[index] = torch.compile(block, dynamic=True)

@@ -24,6 +24,7 @@ class VisualEncoder:
                  preprocessing: str = 'clip') -> None:
         self.clip = clip
         self.device = device
+        self.crop_batch = CROP_BATCH
         reference = preprocessing == 'reference'
         mean, std = (IMAGENET_MEAN, IMAGENET_STD) if reference else (clip.mean, clip.std)
         self._mean = torch.tensor(mean, device=device).view(3, 1, 1)
@@ -76,7 +77,7 @@ class VisualEncoder:
         """Masked crops (background = fill value), squashed to the CLIP size, batch-encoded."""
         crops = torch.cat([self.masked_crop(image, mask) for mask in masks])
         encode = self.clip.model.encode_image
-        return torch.cat([encode(batch) for batch in crops.split(CROP_BATCH)])
+        return torch.cat([encode(batch) for batch in crops.split(self.crop_batch)])
 
     def masked_crop(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """One proposal's local view: crop to its box, paint the outside, resize."""

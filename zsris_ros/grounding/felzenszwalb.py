@@ -1,0 +1,41 @@
+"""Weight-free mask proposals from Felzenszwalb's graph segmentation (scikit-image).
+
+Where no SAM checkpoint is at hand (the toy world, CI) this proposer still feeds the real
+grounding code with object-shaped regions: on uniform-coloured objects over a textured table
+the segments are the objects, plus table fragments that the grounding has to reject.
+"""
+
+import numpy as np
+from skimage.segmentation import felzenszwalb
+
+from .config import GroundingConfig
+from .proposals import select_masks
+
+#: scikit-image parameters measured on the toy world; config.felz_* override them.
+DEFAULT_SCALE = 300.0
+DEFAULT_SIGMA = 0.8
+DEFAULT_MIN_SIZE = 80
+#: A segment this large, or touching this many image borders, is the table, not an object.
+MAX_OBJECT_FRACTION = 0.4
+BACKGROUND_BORDERS = 3
+
+
+class FelzenszwalbProposer:
+    """Proposes every non-background segment of a frame, largest first."""
+
+    def propose(self, image_rgb: np.ndarray, config: GroundingConfig) -> np.ndarray:
+        """(N, H, W) bool masks, filtered by area and count like SamProposer.propose."""
+        labels = felzenszwalb(
+            image_rgb, scale=getattr(config, 'felz_scale', DEFAULT_SCALE),
+            sigma=getattr(config, 'felz_sigma', DEFAULT_SIGMA),
+            min_size=int(getattr(config, 'felz_min_size', DEFAULT_MIN_SIZE)))
+        masks = [labels == label for label in range(int(labels.max()) + 1)]
+        masks = [mask for mask in masks if not is_background(mask)]
+        return select_masks(masks, [float(mask.sum()) for mask in masks], config,
+                            image_rgb.shape[:2])
+
+
+def is_background(mask: np.ndarray) -> bool:
+    """The table: a segment spanning most of the frame or reaching three of its borders."""
+    borders = (mask[0].any(), mask[-1].any(), mask[:, 0].any(), mask[:, -1].any())
+    return sum(borders) >= BACKGROUND_BORDERS or mask.mean() > MAX_OBJECT_FRACTION
