@@ -1,0 +1,30 @@
+"""Random text through the command path: parsing and CLIP text encoding never raise."""
+
+import torch
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from zsris_ros.grounding.phrase import Phrase
+
+TEXT = st.one_of(
+    st.text(max_size=300),
+    st.text(alphabet=st.characters(codec='utf-8'), min_size=1000, max_size=12000),
+    st.lists(st.sampled_from(['pick', 'up', 'the', 'red', 'mug', 'on', 'left', 'please', '?',
+                              'could', 'you', 'hand', 'me', 'it', 'and', '.', '\n', '🙂']),
+             max_size=40).map(' '.join),
+)
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(text=TEXT)
+def test_any_text_parses_and_encodes(tiny_pipeline, text):
+    phrase = tiny_pipeline.phrases.parse(text)
+    assert isinstance(phrase, Phrase)
+    if phrase.expression:
+        assert phrase.noun_phrase and phrase.referring_expression
+        with torch.inference_mode():
+            feature = tiny_pipeline.text.mix(phrase.referring_expression, phrase.noun_phrase,
+                                             0.5)
+        assert torch.isfinite(feature).all()
+    else:
+        assert not text.strip() or not phrase.noun_phrase
