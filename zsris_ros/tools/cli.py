@@ -11,11 +11,12 @@ from pydantic import ValidationError
 
 from ..grounding.config import GroundingConfig
 from ..ros.settings import NodeSettings
-from .errors import InputError
 from .bag_layout import COMMAND_TOPIC, IMAGE_TOPIC, INFO_TOPIC, STORAGE_FORMATS, TRUTH_TOPIC
+from .errors import InputError
 from .refer import DEFAULT_SPLIT_BY, SPLIT_BYS, SPLITS
 
-#: Exit status for configuration problems: missing weights, bad settings.
+#: Exit status for configuration problems and unusable input: missing weights, bad settings,
+#: missing topics, corrupt bags.
 EXIT_CONFIG = 2
 
 
@@ -179,12 +180,13 @@ def add_bag_commands(commands: argparse._SubParsersAction) -> None:
     bag = commands.add_parser('bag', help='write replayable bags with ground truth')
     kinds = bag.add_subparsers(dest='bag_command', required=True)
     toy = kinds.add_parser('from-toy', help='toy tabletop scenes and their expressions')
-    toy.add_argument('--n', type=int, default=10, help='number of scenes (default: %(default)s)')
+    toy.add_argument('--n', type=_count, default=10,
+                     help='number of scenes (default: %(default)s)')
     toy.add_argument('--seed', type=int, default=0, help='seed of the first scene')
     toy.set_defaults(handler=cmd_bag_from_toy)
     refer = kinds.add_parser('from-refer', help='a RefCOCO-family split')
     _add_refer_options(refer)
-    refer.add_argument('--images', type=int, help='at most this many images')
+    refer.add_argument('--images', type=_count, help='at most this many images')
     refer.set_defaults(handler=cmd_bag_from_refer)
     for parser in (toy, refer):
         parser.add_argument('--out', required=True, help='new bag folder')
@@ -201,9 +203,17 @@ def _add_refer_options(parser: argparse.ArgumentParser) -> None:
                         help='default: unc for refcoco and refcoco+, umd for refcocog')
 
 
+def _count(text: str) -> int:
+    """Argparse type of --limit and the like: a whole number, 0 or more."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f'{text} is negative')
+    return value
+
+
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--out', required=True, help='results folder; a rerun resumes it')
-    parser.add_argument('--limit', type=int, help='only the first N expressions')
+    parser.add_argument('--limit', type=_count, help='only the first N expressions')
     parser.add_argument('--overlays', action='store_true', help='write overlay PNGs too')
     add_config_options(parser)
 

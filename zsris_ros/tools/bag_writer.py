@@ -1,0 +1,126 @@
+"""
+Write replayable bags of scenes and their commands, with ground truth, for `ros2 bag play`.
+
+Layout (the defaults of `zsris eval bag`): per scene one rgb8 frame on IMAGE_TOPIC, then its
+commands as std_msgs/String on COMMAND_TOPIC 0.1 s apart, each with its mono8 mask (255
+inside) on TRUTH_TOPIC and a JSON String on INFO_TOPIC logged at the same nanosecond as the
+command; the next scene follows 1.5 s after the last command. So under the node's `latest`
+policy every command is grounded on its own scene's frame.
+
+Bags are rosbag2 version 8 (the oldest rosbags writes) with Humble's message definitions,
+which are the same as Jazzy's for these types. Log times start at a fixed epoch so the same
+input always gives the same bag.
+"""
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore
+
+from .bags import IMAGE, STRING
+from ..toy.scenes import generate_scene
+from .errors import InputError
+from .ground import read_rgb
+from .refer import RefImage
+from .bag_layout import COMMAND_TOPIC, IMAGE_TOPIC, INFO_TOPIC, TRUTH_TOPIC
+
+BAG_VERSION = 8
+START_NS = 1_700_000_000 * 10**9
+COMMAND_GAP_NS = 100_000_000
+SCENE_GAP_NS = 1_500_000_000
+FRAME_ID = 'camera_color_optical_frame'
+TYPES = get_typestore(Stores.ROS2_HUMBLE)
+
+
+@dataclass
+class RecordedCommand:
+    """A command as text, the mask of the object it names, and what the info topic says."""
+
+    text: str
+    mask: np.ndarray
+    info: dict[str, Any]
+
+
+@dataclass
+class RecordedScene:
+    """One camera frame (HxWx3 uint8 RGB) and the commands spoken about it."""
+
+    image: np.ndarray
+    commands: list[RecordedCommand]
+
+
+def write_bag(path: Path, scenes: Iterable[RecordedScene], storage: str = 'mcap') -> int:
+    """Write the scenes as a new bag at `path`; a failed write leaves nothing behind."""
+    if path.exists():
+        raise InputError(f'{path} exists already; bags are never overwritten')
+    try:
+        return _write(path, scenes, storage)
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+
+
+def _write(path: Path, scenes: Iterable[RecordedScene], storage: str) -> int:
+    """Write the bag; returns how many commands it holds."""
+    plugin = StoragePlugin[storage.upper()]
+    with Writer(path, version=BAG_VERSION, storage_plugin=plugin) as writer:
+        topics = {name: writer.add_connection(name, msgtype, typestore=TYPES)
+                  for name, msgtype in ((IMAGE_TOPIC, IMAGE), (COMMAND_TOPIC, STRING),
+                                        (TRUTH_TOPIC, IMAGE), (INFO_TOPIC, STRING))}
+        count, now = 0, START_NS
+        for scene in scenes:
+            writer.write(topics[IMAGE_TOPIC], now, _image(scene.image, 'rgb8', now))
+            for command in scene.commands:
+                now += COMMAND_GAP_NS
+                mask = np.where(command.mask, np.uint8(255), np.uint8(0))
+                writer.write(topics[COMMAND_TOPIC], now, _string(command.text))
+                writer.write(topics[TRUTH_TOPIC], now, _image(mask, 'mono8', now))
+                writer.write(topics[INFO_TOPIC], now, _string(json.dumps(command.info)))
+                count += 1
+            now += SCENE_GAP_NS
+    return count
+
+
+def toy_scenes(n: int, seed: int) -> Iterator[RecordedScene]:
+    """Toy scenes seed, seed+1, ...; info holds each expression's type and target object."""
+    for scene_seed in range(seed, seed + n):
+        scene = generate_scene(scene_seed)
+        yield RecordedScene(scene.image, [RecordedCommand(
+            e.text, scene.objects[e.target].mask,
+            {'type': e.type, 'target': e.target, 'scene_seed': scene_seed})
+            for e in scene.expressions])
+
+
+def refer_scenes(images: Iterable[RefImage]) -> Iterator[RecordedScene]:
+    """REFER images with all their sentences; an image file that cannot be read is an error."""
+    for image in images:
+        rgb = read_rgb(str(image.path))
+        if rgb is None:
+            raise InputError(f'cannot read image {image.path}')
+        yield RecordedScene(rgb, [RecordedCommand(
+            s.text, image.target(s.ann_id),
+            {'ref_id': s.ref_id, 'ann_id': s.ann_id, 'sent_id': s.sent_id,
+             'image_id': image.image_id}) for s in image.sentences])
+
+
+def _image(pixels: np.ndarray, encoding: str, now: int) -> bytes:
+    pixels = np.ascontiguousarray(pixels)
+    height, width = pixels.shape[:2]
+    message = TYPES.types[IMAGE](
+        header=_header(now), height=height, width=width, encoding=encoding, is_bigendian=0,
+        step=pixels.strides[0], data=pixels.reshape(-1))
+    return TYPES.serialize_cdr(message, IMAGE)
+
+
+def _header(now: int) -> Any:
+    stamp = TYPES.types['builtin_interfaces/msg/Time'](sec=now // 10**9, nanosec=now % 10**9)
+    return TYPES.types['std_msgs/msg/Header'](stamp=stamp, frame_id=FRAME_ID)
+
+
+def _string(text: str) -> bytes:
+    return TYPES.serialize_cdr(TYPES.types[STRING](data=text), STRING)
