@@ -1,6 +1,7 @@
-"""Start the zsris_ros grounding node with its topics remapped to a camera and a command source.
+"""
+Start the zsris_ros grounding node with its topics remapped to a camera and a command source.
 
-Example:
+For example:
   ros2 launch zsris_ros grounding.launch.py image:=/camera/color/image_raw \
       command:=/speech/text depth:=/camera/aligned_depth_to_color/image_raw \
       camera_info:=/camera/color/camera_info namespace:=zsris device:=cuda

@@ -38,7 +38,7 @@ def tiny_pipeline(tiny_config):
 
 @pytest.fixture(scope='session')
 def tiny_checkpoints(tmp_path_factory, tiny_config):
-    """The tiny models' weights saved as files, to go through the real loading path."""
+    """Save the tiny models' weights as files, to go through the real loading path."""
     from zsris_ros.grounding.models import load_clip, load_sam
     folder = tmp_path_factory.mktemp('weights')
     clip_file, sam_file = folder / 'tiny_clip.pt', folder / 'tiny_sam.pth'

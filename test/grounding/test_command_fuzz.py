@@ -1,7 +1,7 @@
 """Random text through the command path: parsing and CLIP text encoding never raise."""
 
+from hypothesis import given, HealthCheck, settings, strategies as st
 import torch
-from hypothesis import HealthCheck, given, settings, strategies as st
 
 from zsris_ros.grounding.phrase import Phrase
 

@@ -1,7 +1,7 @@
 """The settings model: presets, validation, and the CLI generated from it."""
 
-import pytest
 from pydantic import ValidationError
+import pytest
 
 from zsris_ros.grounding.config import GroundingConfig, restart_fields
 from zsris_ros.tools.cli import build_parser, config_from_args

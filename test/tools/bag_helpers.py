@@ -5,7 +5,7 @@ import json
 import cv2
 import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
-from rosbags.typesys import Stores, get_typestore
+from rosbags.typesys import get_typestore, Stores
 
 TYPES = get_typestore(Stores.ROS2_JAZZY)
 MS = 1_000_000

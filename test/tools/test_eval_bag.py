@@ -6,9 +6,9 @@ that the metrics agree with the lines, never accuracy.
 """
 
 import json
+from pathlib import Path
 import sys
 import tracemalloc
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -20,8 +20,8 @@ from zsris_ros.tools.bag_layout import COMMAND_TOPIC, IMAGE_TOPIC, INFO_TOPIC, T
 from zsris_ros.tools.bags import Bag, BagTopics, paired_commands
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bag_helpers import (MS, T0, frame, frame_pixels, image_msg, png_msg,  # noqa: E402
-                         read_metrics, read_results, seed_of, square_mask, string_msg,
+from bag_helpers import (frame, frame_pixels, image_msg, MS, png_msg,  # noqa: E402, I100
+                         read_metrics, read_results, seed_of, square_mask, string_msg, T0,
                          write_events)
 
 STORAGES = ('mcap', 'sqlite3')

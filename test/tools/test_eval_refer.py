@@ -6,9 +6,9 @@ REFER toolkit writes them, instances.json is COCO, images are JPEGs named as in 
 """
 
 import json
+from pathlib import Path
 import pickle
 import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -19,7 +19,7 @@ from zsris_ros.tools.errors import InputError
 from zsris_ros.tools.refer import find_image_dir, in_split, load_split
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bag_helpers import frame_pixels, read_metrics, read_results  # noqa: E402
+from bag_helpers import frame_pixels, read_metrics, read_results  # noqa: E402, I100
 
 HEIGHT, WIDTH = 48, 64
 TRIANGLE = [4.0, 4.0, 40.0, 6.0, 20.0, 40.0]

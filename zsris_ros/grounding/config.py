@@ -1,4 +1,5 @@
-"""The one home of every setting: models, method knobs and proposal settings.
+"""
+The one home of every setting: models, method knobs and proposal settings.
 
 The CLI options, the ROS parameters (with their descriptors and ranges) and
 ``config/grounding.yaml`` are all generated from or checked against this model, so a
@@ -65,7 +66,7 @@ class GroundingConfig(BaseModel):
     precision: Literal['auto', 'fp32', 'fp16', 'bf16'] = Field(
         'auto', description='Autocast precision of the networks; auto is fp16 on CUDA and '
         'fp32 on CPU')
-    compile: bool = Field(
+    compile: bool = Field(  # noqa: A003 (the setting's public name, as the CLI and ROS use it)
         False, description='torch.compile the image encoders (slow first frame, faster after)',
         json_schema_extra=RESTART)
     preprocessing: Literal['clip', 'reference'] = Field(

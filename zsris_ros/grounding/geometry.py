@@ -1,4 +1,5 @@
-"""Mask geometry for manipulation: box, a grasp-friendly centroid, and the 3-D point.
+"""
+Mask geometry for manipulation: box, a grasp-friendly centroid, and the 3-D point.
 
 Kept apart from ROS so it can be unit-tested on plain arrays.
 """
@@ -19,7 +20,8 @@ def mask_bbox(mask: np.ndarray) -> list[int]:
 
 
 def mask_centroid(mask: np.ndarray) -> list[float]:
-    """Centre of mass [u, v]; snapped onto the mask when the shape is not convex.
+    """
+    Centre of mass [u, v]; snapped onto the mask when the shape is not convex.
 
     A planner aims at this pixel, so it must lie on the object: for a ring or an L-shape
     the centre of mass can fall outside, and then the nearest mask pixel is used.
@@ -33,7 +35,8 @@ def mask_centroid(mask: np.ndarray) -> list[float]:
 
 
 def mask_depth(mask: np.ndarray, depth_m: np.ndarray) -> float | None:
-    """Median of the valid depths inside the eroded mask (edges mix in the background).
+    """
+    Median of the valid depths inside the eroded mask (edges mix in the background).
 
     Falls back to the un-eroded mask for thin objects; None when no depth is valid.
     """

@@ -1,18 +1,18 @@
 """Building and loading the CLIP and SAM networks the pipeline runs."""
 
-import logging
 from dataclasses import dataclass
 from functools import partial
+import logging
 from pathlib import Path
 from typing import Callable
 
 import open_clip
-import torch
 from open_clip.pretrained import get_pretrained_cfg
 from open_clip.transformer import VisionTransformer
 from segment_anything import sam_model_registry
 from segment_anything.modeling import (ImageEncoderViT, MaskDecoder, PromptEncoder, Sam,
                                        TwoWayTransformer)
+import torch
 
 from .config import GroundingConfig
 from .weights import clip_checkpoint_path, sam_checkpoint_path
@@ -38,7 +38,7 @@ class ClipModel:
 
     @property
     def depth(self) -> int:
-        """Number of transformer blocks in the vision tower."""
+        """Count the transformer blocks in the vision tower."""
         return len(self.model.visual.transformer.resblocks)
 
 
@@ -52,7 +52,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 def build_sam_tiny() -> Sam:
-    """A SAM with the real architecture shrunk to a few thousand parameters per part."""
+    """Build a SAM with the real architecture shrunk to a few thousand parameters per part."""
     image_size, patch_size, embed_dim = 256, 16, 32
     grid = image_size // patch_size
     return Sam(
@@ -146,8 +146,12 @@ def _check_vision_tower(visual: torch.nn.Module, masking_block: int) -> None:
 
 
 def compile_encoders(sam: Sam, clip: ClipModel) -> None:
-    """torch.compile the image encoders in place; each ViT block separately, because token
-    masking runs the blocks one by one with a batch size that changes per frame."""
+    """
+    Compile the image encoders in place with torch.compile.
+
+    Each ViT block is compiled separately, because token masking runs the blocks one by one
+    with a batch size that changes per frame.
+    """
     sam.image_encoder = torch.compile(sam.image_encoder)
     blocks = clip.model.visual.transformer.resblocks
     for index, block in enumerate(blocks):

@@ -8,7 +8,7 @@ MASK_COLOUR = np.array([0, 255, 0], dtype=np.float32)
 
 def draw_overlay(image_rgb: np.ndarray, mask: np.ndarray | None,
                  centroid: list[float] | None, label: str = '', alpha: float = 0.5) -> np.ndarray:
-    """The frame with the mask tinted, its outline, the centroid and a label, in RGB."""
+    """Draw the tinted mask, its outline, the centroid and a label on a copy of the RGB frame."""
     out = image_rgb.copy()
     if mask is not None and mask.any():
         tinted = out[mask].astype(np.float32) * (1.0 - alpha) + MASK_COLOUR * alpha

@@ -1,9 +1,9 @@
 """Image + text -> grounded mask: proposals -> visual -> text -> score, as ALGORITHM.md."""
 
-import logging
-import time
 from collections import OrderedDict
 from contextlib import contextmanager
+import logging
+import time
 from typing import ContextManager, Hashable, Iterator
 
 import numpy as np
@@ -12,11 +12,11 @@ import torch.nn.functional as F
 
 from .config import GroundingConfig, restart_fields
 from .geometry import mask_bbox, mask_centroid
-from .models import (ClipModel, ModelConfigError, compile_encoders, load_clip, load_sam,
+from .models import (ClipModel, compile_encoders, load_clip, load_sam, ModelConfigError,
                      resolve_device)
 from .phrase import PhraseParser
 from .proposals import SamProposer
-from .result import RANDOM_WEIGHTS_WARNING, GroundingResult
+from .result import GroundingResult, RANDOM_WEIGHTS_WARNING
 from .text import TextEncoder
 from .visual import CROP_BATCH, VisualEncoder
 
@@ -87,7 +87,8 @@ class GroundingPipeline:
     @torch.inference_mode()
     def ground_many(self, image_rgb: np.ndarray, texts: list[str],
                     frame_key: Hashable | None = None) -> list[GroundingResult]:
-        """Ground several expressions, computing proposals and visual features once.
+        """
+        Ground several expressions, computing proposals and visual features once.
 
         With a frame_key (e.g. the camera stamp), proposals and features are also kept for
         later commands on the same frame, in a small LRU cache.
@@ -156,7 +157,7 @@ class GroundingPipeline:
 
     def _retry_smaller(self, image_rgb: np.ndarray, config: GroundingConfig,
                        timings: dict[str, float]) -> tuple[np.ndarray, torch.Tensor | None]:
-        """Same results with half the prompts and crops in flight at once."""
+        """Redo the frame with half the prompts and crops in flight at once; same results."""
         smaller = config.model_copy(
             update={'points_per_batch': max(1, config.points_per_batch // 2)})
         self.visual.crop_batch = max(1, self.visual.crop_batch // 2)
@@ -203,7 +204,7 @@ class GroundingPipeline:
 
 
 def _frame_settings(config: GroundingConfig) -> tuple:
-    """The settings a frame's proposals and visual features depend on."""
+    """Collect the settings a frame's proposals and visual features depend on."""
     return tuple(config.model_dump(include=FRAME_SETTINGS).values())
 
 

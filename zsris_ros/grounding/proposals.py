@@ -1,4 +1,5 @@
-"""Class-agnostic mask proposals from Segment Anything.
+"""
+Class-agnostic mask proposals from Segment Anything.
 
 `SamProposer` runs the same steps as segment_anything's `SamAutomaticMaskGenerator` (point
 grid, IoU and stability filters, box NMS) but keeps the masks as one tensor on the model's
@@ -8,11 +9,11 @@ kept as the reference the fast path is tested and benchmarked against.
 """
 
 import numpy as np
-import torch
 from segment_anything import SamAutomaticMaskGenerator, SamPredictor
 from segment_anything.modeling import Sam
 from segment_anything.utils.amg import (batched_mask_to_box, build_point_grid,
                                         calculate_stability_score)
+import torch
 from torchvision.ops.boxes import batched_nms
 
 from .config import GroundingConfig
@@ -70,7 +71,7 @@ class StockSamProposer:
 
     @torch.inference_mode()
     def propose(self, image_rgb: np.ndarray, config: GroundingConfig) -> np.ndarray:
-        """Same contract as SamProposer.propose."""
+        """Propose masks under the same contract as SamProposer.propose."""
         generator = SamAutomaticMaskGenerator(
             self.sam,
             points_per_side=config.points_per_side,

@@ -1,4 +1,5 @@
-"""CLIP text features t = r * s + (1 - r) * n, with an LRU cache per string.
+"""
+CLIP text features t = r * s + (1 - r) * n, with an LRU cache per string.
 
 Robots hear the same few commands again and again, so encoding a string once is the
 cheapest speed-up there is.
@@ -38,5 +39,5 @@ class TextEncoder:
         return feature
 
     def mix(self, sentence: str, noun_phrase: str, r: float) -> torch.Tensor:
-        """The paper's text feature: sentence and target noun phrase, weighted by r."""
+        """Mix the paper's text feature from the sentence and target noun phrase, weighted by r."""
         return r * self.encode(sentence) + (1.0 - r) * self.encode(noun_phrase)

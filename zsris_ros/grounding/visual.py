@@ -1,4 +1,5 @@
-"""Global-Local visual features: one CLIP feature per mask proposal (ALGORITHM.md).
+"""
+Global-Local visual features: one CLIP feature per mask proposal (ALGORITHM.md).
 
 Global context masks the patch tokens of the last ViT blocks with each proposal, so the
 class token sees the object inside its whole scene; local context encodes the masked crop.

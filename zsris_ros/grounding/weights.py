@@ -1,4 +1,5 @@
-"""Finding model weights on disk, or fetching them with bounded waits.
+"""
+Finding model weights on disk, or fetching them with bounded waits.
 
 Machines without hub access must get one clear error naming what is missing and which
 setting points at a local copy, never a retry loop or a stack trace.
@@ -6,11 +7,11 @@ setting points at a local copy, never a retry loop or a stack trace.
 
 import hashlib
 import os
+from pathlib import Path
 import shutil
 import socket
-import urllib.request
-from pathlib import Path
 from urllib.parse import urlparse
+import urllib.request
 
 from open_clip.pretrained import download_pretrained, get_pretrained_cfg
 
@@ -46,7 +47,7 @@ def sam_checkpoint_path(sam_model: str, checkpoint: str, weights_dir: str = '') 
         return path
     if sam_model not in SAM_URLS:
         raise WeightsUnavailableError(
-            f"sam_model {sam_model!r} has no official checkpoint; set sam_checkpoint to a file "
+            f'sam_model {sam_model!r} has no official checkpoint; set sam_checkpoint to a file '
             "or 'none'")
     url = SAM_URLS[sam_model]
     target = cache_dir(weights_dir) / Path(urlparse(url).path).name

@@ -1,13 +1,14 @@
-"""Thread-safe store of the newest camera data, shared by callbacks and the worker.
+"""
+Thread-safe store of the newest camera data, shared by callbacks and the worker.
 
 Callbacks only swap references (no conversion, no queue growth); the worker picks the frame
 a command should be grounded on and the depth frame closest to it in time.
 """
 
-import threading
-import time
 from collections import deque
 from dataclasses import dataclass
+import threading
+import time
 from typing import Any
 
 
@@ -53,12 +54,12 @@ class FrameStore:
             self._depth.append(Frame(msg, stamp_ns(msg.header), 0))
 
     def latest(self) -> Frame | None:
-        """The newest colour frame, if any."""
+        """Return the newest colour frame, if any."""
         with self._changed:
             return self._colour
 
     def wait_after(self, sequence: int, timeout_s: float) -> Frame | None:
-        """The first colour frame newer than `sequence`, or None after timeout_s."""
+        """Wait for the first colour frame newer than `sequence`; None after timeout_s."""
         deadline = time.monotonic() + timeout_s
         with self._changed:
             while self._colour is None or self._colour.sequence <= sequence:
@@ -68,7 +69,7 @@ class FrameStore:
             return self._colour
 
     def depth_near(self, stamp: int, tolerance_s: float) -> Frame | None:
-        """The depth frame closest to `stamp`, if within tolerance_s."""
+        """Find the depth frame closest to `stamp`, if within tolerance_s."""
         with self._changed:
             candidates = list(self._depth)
         if not candidates:

@@ -9,7 +9,7 @@ from visualization_msgs.msg import Marker
 
 
 def result_message(payload: dict[str, Any]) -> String:
-    """The `result` topic: one JSON object per command."""
+    """Pack a result for the `result` topic: one JSON object per command."""
     return String(data=json.dumps(payload, allow_nan=False, default=str))
 
 
@@ -28,7 +28,7 @@ def metric_point(header: Header, xyz: list[float]) -> PointStamped:
 
 
 def target_marker(header: Header, xyz: list[float], diameter: float, text: str) -> Marker:
-    """A sphere at the target for RViz, named after the noun phrase."""
+    """Build a sphere marker at the target for RViz, named after the noun phrase."""
     marker = Marker(header=header, ns='zsris_target', id=0, type=Marker.SPHERE,
                     action=Marker.ADD, text=text)
     marker.pose.position.x, marker.pose.position.y, marker.pose.position.z = map(float, xyz)

@@ -6,15 +6,15 @@ from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescr
                                 ParameterType)
 from rclpy.node import Node
 
-from ..grounding.config import PRESETS, GroundingConfig
-from .settings import ROS_NAMES, NodeSettings, ParameterRow, parameter_rows
+from .settings import NodeSettings, parameter_rows, ParameterRow, ROS_NAMES
+from ..grounding.config import GroundingConfig, PRESETS
 
 PARAMETER_TYPES = {int: ParameterType.PARAMETER_INTEGER, float: ParameterType.PARAMETER_DOUBLE,
                    bool: ParameterType.PARAMETER_BOOL, str: ParameterType.PARAMETER_STRING}
 
 
 def descriptor(row: ParameterRow) -> ParameterDescriptor:
-    """Description, type, range and read-only flag of one parameter."""
+    """Describe one parameter to ROS: description, type, range and read-only flag."""
     kind = PARAMETER_TYPES[row.kind]
     text = row.description + (f" (one of: {', '.join(row.choices)})" if row.choices else '')
     result = ParameterDescriptor(name=row.name, type=kind, description=text,
@@ -28,7 +28,8 @@ def descriptor(row: ParameterRow) -> ParameterDescriptor:
 
 
 def declare_parameters(node: Node) -> tuple[GroundingConfig, NodeSettings]:
-    """Declare every parameter; a preset replaces each value still at the real default.
+    """
+    Declare every parameter; a preset replaces each value still at the real default.
 
     ROS cannot tell a value left at its default from one a params file repeats, so the preset
     wins exactly where the value equals the documented default. Values are read in a first,

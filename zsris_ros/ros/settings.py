@@ -1,4 +1,5 @@
-"""Settings that only the ROS node has: frame pairing, queueing, outputs.
+"""
+Settings that only the ROS node has: frame pairing, queueing, outputs.
 
 They live in a typed model like the core's GroundingConfig, so declarations, ranges, the YAML
 file and the README table come from one place.
@@ -9,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..grounding.config import RESTART, GroundingConfig
+from ..grounding.config import GroundingConfig, RESTART
 
 
 class NodeSettings(BaseModel):

@@ -12,22 +12,22 @@ which are the same as Jazzy's for these types. Log times start at a fixed epoch 
 input always gives the same bag.
 """
 
-import json
-import shutil
 from dataclasses import dataclass
+import json
 from pathlib import Path
+import shutil
 from typing import Any, Iterable, Iterator
 
 import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
-from rosbags.typesys import Stores, get_typestore
+from rosbags.typesys import get_typestore, Stores
 
+from .bag_layout import COMMAND_TOPIC, IMAGE_TOPIC, INFO_TOPIC, TRUTH_TOPIC
 from .bags import IMAGE, STRING
-from ..toy.scenes import generate_scene
 from .errors import InputError
 from .ground import read_rgb
 from .refer import RefImage
-from .bag_layout import COMMAND_TOPIC, IMAGE_TOPIC, INFO_TOPIC, TRUTH_TOPIC
+from ..toy.scenes import generate_scene
 
 BAG_VERSION = 8
 START_NS = 1_700_000_000 * 10**9

@@ -10,10 +10,10 @@ JSON String on the info topic, belong to the command logged at the same nanoseco
 several commands share one log time, they take that time's masks in recording order.
 """
 
-import json
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import groupby
+import json
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -21,9 +21,9 @@ import numpy as np
 from rosbags.highlevel import AnyReader
 from rosbags.interfaces import Connection
 
+from .errors import InputError
 from ..ros.frames import stamp_ns
 from ..ros.image_conversion import ImageConversionError, rgb_from_compressed, rgb_from_image
-from .errors import InputError
 
 IMAGE = 'sensor_msgs/msg/Image'
 COMPRESSED_IMAGE = 'sensor_msgs/msg/CompressedImage'

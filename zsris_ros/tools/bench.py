@@ -1,4 +1,5 @@
-"""`zsris bench`: the project's pipeline against a reference-style one, same frames and weights.
+"""
+`zsris bench`: the project's pipeline against a reference-style one, same frames and weights.
 
 The reference does what the official script does per expression: the stock SAM automatic
 mask generator, the global feature of each proposal from its own full ViT pass, each masked
@@ -6,20 +7,20 @@ crop encoded on its own, the text encoded anew. Both run in this process on the 
 so their ratio is meaningful even on a noisy machine.
 """
 
-import threading
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+import threading
+import time
 from typing import Any, Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .ground import read_rgb
 from ..grounding import GroundingConfig, GroundingPipeline
 from ..grounding.proposals import StockSamProposer
-from .ground import read_rgb
 
 SAMPLE_IMAGE = Path(__file__).resolve().parents[1] / 'data' / 'tabletop.png'
 COMMANDS = ['pick up the red mug', 'the blue box in the middle', 'could you hand me the ball',
@@ -35,7 +36,7 @@ class ReferencePipeline:
 
     @torch.inference_mode()
     def ground(self, image_rgb: np.ndarray, text: str) -> np.ndarray | None:
-        """The chosen mask, or None without proposals."""
+        """Return the chosen mask, or None without proposals."""
         config, visual, text_encoder = (self.pipeline.config, self.pipeline.visual,
                                         self.pipeline.text)
         masks = self.stock.propose(image_rgb, config)
@@ -176,7 +177,7 @@ def _report(config: GroundingConfig, pipeline: GroundingPipeline, stages: dict[s
 
 
 def format_report(report: dict[str, Any]) -> str:
-    """A small table for people; --json prints the dict itself."""
+    """Format the report as a small table for people; --json prints the dict itself."""
     lines = [f"zsris bench: preset {report['preset']} on {report['device']}, "
              f"{report['frames']} frames x {report['commands_per_frame']} commands",
              f"{'stage':<22}{'median ms':>12}{'p95 ms':>12}{'peak MB':>10}"]

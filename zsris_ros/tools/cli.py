@@ -3,17 +3,17 @@
 import argparse
 import json
 import logging
-import sys
 from pathlib import Path
+import sys
 from typing import Callable, Sequence
 
 from pydantic import ValidationError
 
-from ..grounding.config import GroundingConfig
-from ..ros.settings import NodeSettings
 from .bag_layout import COMMAND_TOPIC, IMAGE_TOPIC, INFO_TOPIC, STORAGE_FORMATS, TRUTH_TOPIC
 from .errors import InputError
 from .refer import DEFAULT_SPLIT_BY, SPLIT_BYS, SPLITS
+from ..grounding.config import GroundingConfig
+from ..ros.settings import NodeSettings
 
 #: Exit status for configuration problems and unusable input: missing weights, bad settings,
 #: missing topics, corrupt bags.
@@ -219,7 +219,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand."""
+    """Build the argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
         prog='zsris', description='Zero-shot referring image segmentation (Global-Local CLIP).')
     parser.add_argument('-v', '--verbose', action='store_true', help='log progress to stderr')
@@ -257,7 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_reporting_errors(handler: Callable[[argparse.Namespace], int],
                          args: argparse.Namespace) -> int:
-    """Configuration problems become one line on stderr and exit status 2, no traceback."""
+    """
+    Run a subcommand's handler, reporting configuration problems without a traceback.
+
+    Such a problem becomes one line on stderr and exit status 2.
+    """
     from ..grounding import ModelConfigError, WeightsUnavailableError
     from ..grounding.phrase import PhraseModelError
 

@@ -11,22 +11,22 @@ from a JSON file:
 command's log time. Mask paths are relative to the JSON file; any non-zero pixel is inside.
 """
 
-import json
 from dataclasses import dataclass
 from functools import partial
 from itertools import islice
+import json
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import cv2
 import numpy as np
 
-from ..grounding import GroundingConfig
-from ..ros.image_conversion import ImageConversionError
+from .bag_layout import INFO_TOPIC, TRUTH_TOPIC
 from .bags import Bag, BagCommand, BagImage, BagTopics, paired_commands
 from .errors import InputError
-from .evaluate import Batch, ImageUnavailable, Item, TruthUnavailable, no_truth, run_evaluation
-from .bag_layout import INFO_TOPIC, TRUTH_TOPIC
+from .evaluate import Batch, ImageUnavailable, Item, no_truth, run_evaluation, TruthUnavailable
+from ..grounding import GroundingConfig
+from ..ros.image_conversion import ImageConversionError
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ..grounding import GroundingConfig
-from .evaluate import Batch, ImageUnavailable, Item, TruthUnavailable, run_evaluation
+from .evaluate import Batch, ImageUnavailable, Item, run_evaluation, TruthUnavailable
 from .ground import read_rgb
-from .refer import DEFAULT_SPLIT_BY, RefImage, load_split
+from .refer import DEFAULT_SPLIT_BY, load_split, RefImage
+from ..grounding import GroundingConfig
 
 #: The paper's v for RefCOCOg, whose longer expressions lean more on the local crop.
 REFCOCOG_V = 0.85

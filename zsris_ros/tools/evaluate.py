@@ -5,19 +5,19 @@ Shared by `zsris eval bag` and `zsris eval refer`. A source only says which expr
 to which image and how to load each lazily, so a resumed run decodes nothing it already did.
 """
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
+import sys
 from typing import Any, Callable, Iterable, Iterator
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ..grounding import GroundingConfig, GroundingPipeline, GroundingResult
-from ..grounding.overlay import draw_overlay
 from .metrics import overlap, summarize
 from .run_folder import METRICS, RunFolder
+from ..grounding import GroundingConfig, GroundingPipeline, GroundingResult
+from ..grounding.overlay import draw_overlay
 
 TRUTH_COLOUR = (255, 0, 255)
 

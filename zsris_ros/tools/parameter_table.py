@@ -1,4 +1,5 @@
-"""The node's parameters rendered for people: the YAML file and the README table.
+"""
+The node's parameters rendered for people: the YAML file and the README table.
 
 `config/grounding.yaml` is `render_yaml()`'s output, checked by a test, so it cannot drift
 from the declarations.
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from ..ros.settings import ParameterRow, parameter_rows
+from ..ros.settings import parameter_rows, ParameterRow
 
 MARKERS = ('<!-- params:start -->\n', '<!-- params:end -->')
 HEADER = """\
@@ -29,7 +30,7 @@ def allowed(row: ParameterRow) -> str:
 
 
 def render_yaml() -> str:
-    """The documented parameter file: every parameter, a comment each."""
+    """Render the documented parameter file: every parameter, a comment each."""
     lines = [HEADER]
     for row in parameter_rows():
         restart = ' [restart]' if row.read_only else ''
@@ -41,7 +42,7 @@ def render_yaml() -> str:
 
 
 def render_markdown() -> str:
-    """The README's parameter table."""
+    """Render the README's parameter table."""
     lines = ['| parameter | default | allowed | changes | description |',
              '|---|---|---|---|---|']
     for row in parameter_rows():

@@ -11,10 +11,10 @@ split membership follows REFER's getRefIds (testA also matches a testAB ref), an
 mask is the union of the annotation's polygons or its RLE, rasterised as pycocotools does.
 """
 
-import json
-import pickle
 from dataclasses import dataclass
+import json
 from pathlib import Path
+import pickle
 from typing import Any, BinaryIO
 
 import numpy as np
