@@ -57,6 +57,11 @@ class BagImage:
             return None, str(error)
 
     @property
+    def raw(self) -> bytes:
+        """The CDR bytes as recorded: what a publisher sends to replay this frame."""
+        return self._raw
+
+    @property
     def stamp_ns(self) -> int | None:
         """Header stamp in nanoseconds, None when the message cannot be read."""
         message, _ = self._decoded

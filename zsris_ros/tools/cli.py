@@ -9,7 +9,8 @@ from typing import Callable, Sequence
 
 from pydantic import ValidationError
 
-from .bag_layout import COMMAND_TOPIC, IMAGE_TOPIC, INFO_TOPIC, STORAGE_FORMATS, TRUTH_TOPIC
+from .bag_layout import (COMMAND_TOPIC, IMAGE_TOPIC, INFO_TOPIC, SAMPLE_BAG, STORAGE_FORMATS,
+                         TRUTH_TOPIC)
 from .errors import InputError
 from .refer import DEFAULT_SPLIT_BY, SPLIT_BYS, SPLITS
 from ..grounding.config import GroundingConfig
@@ -63,6 +64,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     report = run_bench(config_from_args(args), args.frames, args.commands)
     print(json.dumps(report) if args.json else format_report(report))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Replay the sample bag into a live node and show what it grounded."""
+    from .demo import format_rows, run_demo
+
+    summary = run_demo({'model_preset': args.preset, 'device': args.device}, Path(args.bag),
+                       Path(args.out))
+    print(format_rows(summary))
+    print(f'overlays and summary.json in {args.out}')
     return 0
 
 
@@ -120,7 +132,8 @@ def cmd_bag_from_toy(args: argparse.Namespace) -> int:
     """Write toy scenes and their expressions as a replayable bag."""
     from .bag_writer import toy_scenes, write_bag
 
-    count = write_bag(Path(args.out), toy_scenes(args.n, args.seed), args.storage)
+    count = write_bag(Path(args.out), toy_scenes(args.n, args.seed, args.per_scene),
+                      args.storage)
     print(f'wrote {count} commands on {args.n} scenes to {args.out}')
     return 0
 
@@ -183,6 +196,8 @@ def add_bag_commands(commands: argparse._SubParsersAction) -> None:
     toy.add_argument('--n', type=_count, default=10,
                      help='number of scenes (default: %(default)s)')
     toy.add_argument('--seed', type=int, default=0, help='seed of the first scene')
+    toy.add_argument('--per-scene', type=_count, default=None,
+                     help='expressions kept per scene, all types in turn (default: all)')
     toy.set_defaults(handler=cmd_bag_from_toy)
     refer = kinds.add_parser('from-refer', help='a RefCOCO-family split')
     _add_refer_options(refer)
@@ -243,6 +258,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument('--json', action='store_true', help='print one JSON object')
     add_config_options(bench)
     bench.set_defaults(handler=cmd_bench)
+
+    demo = commands.add_parser('demo', help='replay the sample bag into a live node')
+    demo.add_argument('--preset', default='toy', choices=['toy', 'real', 'tiny'],
+                      help='model preset of the node (default: toy, trained offline)')
+    demo.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda'])
+    demo.add_argument('--bag', default=str(SAMPLE_BAG), help='bag to replay')
+    demo.add_argument('--out', default='demo_out', help='folder for overlays and summary')
+    demo.set_defaults(handler=cmd_demo)
 
     params = commands.add_parser('params', help="print the node's parameter file (YAML)")
     params.add_argument('--markdown', action='store_true', help='a Markdown table instead')
