@@ -21,7 +21,7 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import HistoryPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from geometry_msgs.msg import PointStamped
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header, String
@@ -65,7 +65,9 @@ class GroundingNode(Node):
         self.load_error = ''
         self._stop = threading.Event()
 
-        command_qos = QoSProfile(depth=max(10, self.settings.command_queue_size),
+        # KEEP_ALL: a burst beyond a KEEP_LAST depth would be overwritten in the DDS reader
+        # before _on_command runs, and those commands would get no result at all.
+        command_qos = QoSProfile(history=HistoryPolicy.KEEP_ALL,
                                  reliability=ReliabilityPolicy.RELIABLE)
         frames_group = MutuallyExclusiveCallbackGroup()
         commands_group = MutuallyExclusiveCallbackGroup()
@@ -118,11 +120,14 @@ class GroundingNode(Node):
         core = {k: v for k, v in changes.items() if k in GroundingConfig.model_fields}
         node = {k: v for k, v in changes.items() if k in NodeSettings.model_fields}
         try:
+            # Validate the node settings first: a rejected change must not leave the
+            # pipeline half-updated.
+            settings = NodeSettings(**{**self.settings.model_dump(), **node})
             if self.pipeline is not None:
                 self.config = self.pipeline.update(**core)
             else:
                 self.config = GroundingConfig(**{**self.config.model_dump(), **core})
-            self.settings = NodeSettings(**{**self.settings.model_dump(), **node})
+            self.settings = settings
         except (ValidationError, ModelConfigError) as error:
             return SetParametersResult(successful=False, reason=str(error).replace('\n', ' '))
         return SetParametersResult(successful=True)
@@ -136,7 +141,18 @@ class GroundingNode(Node):
                 command = self.commands.get(timeout=0.1)
             except queue.Empty:
                 continue
-            self._publish_result(self._answer(command))
+            payload = self._answer(command)
+            if self._shutting_down():
+                return  # SIGINT or destroy_node during inference: nothing can publish now
+            try:
+                self._publish_result(payload)
+            except Exception:  # noqa: BLE001 - the context may go away after the check
+                if not self._shutting_down():
+                    raise
+                return
+
+    def _shutting_down(self) -> bool:
+        return self._stop.is_set() or not self.context.ok()
 
     def _load_models(self) -> None:
         logger = self.get_logger()
@@ -160,6 +176,8 @@ class GroundingNode(Node):
         try:
             return self._ground(command)
         except Exception as error:  # noqa: BLE001 - never lose a command
+            if self._shutting_down():  # publishing outputs failed because ROS is going down
+                return self._payload(command, status='error', message='node shutting down')
             self.get_logger().error(f'grounding {command.text[:80]!r} failed: {error!r}')
             if isinstance(error, torch.cuda.OutOfMemoryError):
                 torch.cuda.empty_cache()
@@ -177,7 +195,8 @@ class GroundingNode(Node):
             rgb = _to_rgb(frame.msg)
         except ImageConversionError as error:
             return self._payload(command, frame, status='error', message=str(error))
-        result = self.pipeline.ground(rgb, command.text)
+        result = self.pipeline.ground_many(
+            rgb, [command.text], frame_key=(frame.stamp_ns, frame.sequence))[0]
         payload = self._payload(command, frame, **result.to_dict())
         if result.mask is not None:
             payload.update(self._publish_outputs(frame, rgb, result))
@@ -239,8 +258,9 @@ class GroundingNode(Node):
         payload: dict[str, Any] = {
             'command': command.text, 'referring_expression': '', 'noun_phrase': '',
             'status': 'error', 'message': '', 'score': None, 'margin': None, 'bbox': None,
-            'centroid': None, 'target_point': None, 'image_stamp': None, 'frame_id': '',
-            'timings_ms': {}}
+            'centroid': None, 'area': 0, 'num_proposals': 0, 'target_point': None,
+            'depth_status': '', 'image_stamp': None, 'frame_id': '', 'timings_ms': {},
+            'warnings': []}
         payload.update(fields)
         payload.pop('expression', None)
         if frame is not None:

@@ -1,0 +1,456 @@
+"""End-to-end tests of `grounding_node`: the real console script in a subprocess, real rclpy.
+
+The tiny preset's models have random weights, so the tests never assert which object is
+chosen, only structural facts: one result per command, masks, points and stamps that agree
+with each other and with what was published, and errors that are answered, not fatal.
+"""
+
+import os
+from pathlib import Path
+import random
+import sys
+import time
+
+import numpy as np
+import pytest
+import rclpy
+from rclpy.context import Context
+from rclpy.signals import SignalHandlerOptions
+from visualization_msgs.msg import Marker
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from node_harness import (camera_info_msg, compressed_msg, Harness, image_msg,  # noqa: E402, I100
+                          sample_rgb, stamp, stamp_dict)
+
+WIDTH, HEIGHT = 320, 240
+K = (300.0, 0.0, 160.0, 0.0, 310.0, 120.0, 0.0, 0.0, 1.0)
+FX, FY, CX, CY = 300.0, 310.0, 160.0, 120.0
+#: Distinct seconds per frame, so stamps never pair with another test's depth frames.
+_STAMPS = iter(range(1_700_000_000, 1_800_000_000, 10))
+
+
+def next_stamp():
+    return stamp(next(_STAMPS), 123_456_789)
+
+
+# Fixtures: one ROS context per module, a shared default node, dedicated nodes.
+
+@pytest.fixture(scope='module')
+def ros_context():
+    """Run rclpy in this process on a private localhost-only domain shared with the nodes."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+        patch.setenv('ROS_DOMAIN_ID', str(random.SystemRandom().randint(100, 200)))
+        context = Context()
+        rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
+        try:
+            yield context
+        finally:
+            rclpy.try_shutdown(context=context)
+
+
+#: Nodes with settings of their own, each used by one test only. They are started together
+#: with the shared node, since start-up is mostly single-threaded imports.
+DEDICATED = {
+    'noframe': {'next_frame_timeout': 1.0},
+    'burst': {'command_queue_size': 3},
+    'badsam': {'sam_checkpoint': '/nonexistent/sam.pth'},
+}
+
+
+@pytest.fixture(scope='module')
+def nodes(ros_context, tmp_path_factory):
+    """Every node of this module, started at once; SIGINT to all of them at the end."""
+    logs = tmp_path_factory.mktemp('node_logs')
+    started = {}
+    for label, parameters in {'main': {}, **DEDICATED}.items():
+        namespace = f'zsris_{label}_{os.getpid()}'
+        started[label] = Harness(ros_context, namespace, parameters,
+                                 logs / f'{namespace}.log')
+    yield started
+    for harness in started.values():
+        harness.process.interrupt()
+    problems = []
+    for label, harness in started.items():
+        try:
+            log = harness.close()
+        except AssertionError as error:  # ignored SIGINT: killed, the others still stop
+            problems.append(f'{label}: {error}')
+            continue
+        if 'Traceback' in log or harness.process.process.returncode != 0:
+            problems.append(f'{label} exited with {harness.process.process.returncode}:\n{log}')
+    assert not problems, '\n'.join(problems)
+
+
+@pytest.fixture(scope='module')
+def node(nodes):
+    """Wait until the shared default node, frame_policy latest, is ready; return it."""
+    nodes['main'].wait_ready(image_msg(sample_rgb(), 'rgb8', next_stamp()))
+    return nodes['main']
+
+
+# Helpers.
+
+def ground_frame(node: Harness, msg, text: str = 'the cup on the table') -> dict:
+    node.publish_frame(msg)
+    return node.ground(text)
+
+
+def assert_still_grounding(node: Harness) -> dict:
+    """After whatever came before, a good frame and command still give an ok result."""
+    frame_stamp = next_stamp()
+    result = ground_frame(node, image_msg(sample_rgb(), 'rgb8', frame_stamp))
+    assert result['status'] == 'ok', result
+    assert result['image_stamp'] == stamp_dict(frame_stamp)
+    return result
+
+
+def mask_array(msg) -> np.ndarray:
+    assert msg.encoding == 'mono8' and msg.step == msg.width, msg
+    return np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.width)
+
+
+def the_one(node: Harness, topic: str, frame_stamp):
+    """Return the single message on an output topic stamped like the grounded frame."""
+    node.stamped(topic, frame_stamp)
+    time.sleep(0.1)  # a duplicate would be right behind
+    found = node.stamped_now(topic, frame_stamp)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def eroded(mask: np.ndarray, radius: int = 3) -> np.ndarray:
+    """Square erosion; pixels beyond the border count as inside (OpenCV's default)."""
+    padded = np.pad(mask, radius, constant_values=True)
+    out = np.ones_like(mask)
+    size = 2 * radius + 1
+    for dy in range(size):
+        for dx in range(size):
+            out &= padded[dy:dy + mask.shape[0], dx:dx + mask.shape[1]]
+    return out
+
+
+def expected_depth(mask: np.ndarray, depth_m: np.ndarray) -> float:
+    """Median valid depth in the eroded mask, or in the mask when erosion empties it."""
+    for region in (eroded(mask), mask):
+        values = depth_m[region]
+        values = values[np.isfinite(values) & (values > 0)]
+        if values.size:
+            return float(np.median(values))
+    raise AssertionError('no valid depth in the mask')
+
+
+def planar_depth() -> np.ndarray:
+    """Metres on a tilted plane: 1.0 m at the top-left corner, deeper to the right and down."""
+    v, u = np.mgrid[0:HEIGHT, 0:WIDTH]
+    return 1.0 + 0.002 * u + 0.001 * v
+
+
+# 1. A good command.
+
+def test_good_command_on_rgb8_frame(node):
+    frame_stamp = next_stamp()
+    result = ground_frame(node, image_msg(sample_rgb(), 'rgb8', frame_stamp))
+
+    assert result['status'] == 'ok', result
+    assert result['image_stamp'] == stamp_dict(frame_stamp)
+    assert result['frame_id'] == 'camera_colour'
+    assert result['message'] == ''
+    assert result['num_proposals'] >= 1 and isinstance(result['score'], float)
+    assert result['noun_phrase'] and result['warnings']
+    assert result['timings_ms']['queue_wait'] >= 0.0 and result['timings_ms']['total'] > 0.0
+    assert result['target_point'] is None and 'depth' in result['depth_status']
+
+    mask_msg = the_one(node, 'mask', frame_stamp)
+    assert mask_msg.header.frame_id == 'camera_colour'
+    assert (mask_msg.width, mask_msg.height) == (WIDTH, HEIGHT)
+    mask = mask_array(mask_msg)
+    assert set(np.unique(mask).tolist()) <= {0, 255}
+    on = mask == 255
+    rows, cols = np.nonzero(on)
+    assert result['area'] == int(on.sum()) > 0
+    assert result['bbox'] == [int(cols.min()), int(rows.min()), int(cols.max()) + 1,
+                              int(rows.max()) + 1]
+
+    centroid = the_one(node, 'centroid', frame_stamp)
+    assert centroid.header.frame_id == 'camera_colour'
+    u, v = centroid.point.x, centroid.point.y
+    assert [u, v] == pytest.approx(result['centroid']) and centroid.point.z == 0.0
+    assert on[int(round(v)), int(round(u))]
+    assert not node.stamped_now('target_point', frame_stamp)
+
+
+# 2. The 3-D target point.
+
+@pytest.mark.parametrize('encoding', ['32FC1', '16UC1'])
+def test_target_point_is_the_back_projected_centroid(node, encoding):
+    frame_stamp = next_stamp()
+    if encoding == '32FC1':
+        metres = planar_depth().astype(np.float32)
+        depth_msg = image_msg(metres, '32FC1', frame_stamp, 'camera_depth')
+    else:
+        millimetres = np.round(planar_depth() * 1000.0).astype(np.uint16)
+        metres = millimetres / 1000.0
+        depth_msg = image_msg(millimetres, '16UC1', frame_stamp, 'camera_depth')
+    node.publish_depth(depth_msg, camera_info_msg(frame_stamp, K))
+    result = ground_frame(node, image_msg(sample_rgb(), 'rgb8', frame_stamp))
+
+    assert result['status'] == 'ok', result
+    assert result['depth_status'] == 'ok'
+    mask = mask_array(the_one(node, 'mask', frame_stamp)) == 255
+    u, v = result['centroid']
+    z = expected_depth(mask, metres)
+    expected = [(u - CX) * z / FX, (v - CY) * z / FY, z]
+    assert result['target_point'] == pytest.approx(expected, abs=1e-4)
+
+    point = the_one(node, 'target_point', frame_stamp)
+    assert point.header.frame_id == 'camera_optical'
+    assert [point.point.x, point.point.y, point.point.z] == pytest.approx(expected, abs=1e-4)
+    marker = the_one(node, 'marker', frame_stamp)
+    assert marker.header.frame_id == 'camera_optical'
+    assert marker.type == Marker.SPHERE and marker.action == Marker.ADD
+    position = marker.pose.position
+    assert [position.x, position.y, position.z] == pytest.approx(expected, abs=1e-4)
+
+
+# 3. Bad inputs: each answered, and the node keeps grounding.
+
+def _bad_image(kind: str, frame_stamp):
+    rgb = sample_rgb()
+    msg = image_msg(rgb, 'rgb8', frame_stamp)
+    if kind == 'short data':
+        msg.data = rgb.tobytes()[:-1]
+    elif kind == 'short step':
+        msg.step = WIDTH * 3 - 1
+        msg.data = rgb.tobytes()[:msg.step * HEIGHT]
+    else:
+        msg.encoding = 'foo'
+    return msg
+
+
+def test_malformed_images_are_answered(node):
+    expected = {'short data': f'data too short: expected {WIDTH * 3 * HEIGHT} bytes',
+                'short step': f'step {WIDTH * 3 - 1} is less than width {WIDTH} x 3 bytes',
+                'unknown encoding': "unknown encoding 'foo'"}
+    for kind, message in expected.items():
+        frame_stamp = next_stamp()
+        result = ground_frame(node, _bad_image(kind, frame_stamp))
+        assert result['status'] == 'error', (kind, result)
+        assert message in result['message'], (kind, result)
+        assert result['image_stamp'] == stamp_dict(frame_stamp)
+        assert not node.stamped_now('mask', frame_stamp)
+    assert_still_grounding(node)
+
+
+def test_blank_and_long_commands_are_answered(node):
+    node.publish_frame(image_msg(sample_rgb(), 'rgb8', next_stamp()))
+    for text in ('', node.blank() + '\t\n'):
+        result = node.result_for(node.send(text))
+        assert (result['status'], result['message']) == ('error', 'empty command'), result
+
+    words = 'the small red cup to the left of the plate '
+    long_text = node.unique(words * (10_000 // len(words)))
+    long_text += words[:10_000 - len(long_text)]
+    assert len(long_text) == 10_000
+    result = node.result_for(node.send(long_text))
+    assert result['status'] == 'ok', result
+    assert_still_grounding(node)
+
+
+def test_non_utf8_command_is_answered(node):
+    """Invalid UTF-8 on the wire: rclpy decodes with replacement characters, the node answers."""
+    node.publish_frame(image_msg(sample_rgb(), 'rgb8', next_stamp()))
+    suffix = node.unique(' pick up the cup')
+    node.send_raw(b'\xff\xfe' + suffix.encode())
+    result = node.result_for('\ufffd\ufffd' + suffix)
+    assert result['status'] == 'ok', result
+    assert_still_grounding(node)
+
+
+def test_command_before_any_frame_answers_no_image(nodes):
+    node = nodes['noframe']
+    node.wait_connected()
+    text = node.send(node.unique('the cup'))
+    result = node.result_for(text, timeout=60.0)
+    assert result['status'] == 'no_image', result
+    assert result['message'] and result['image_stamp'] is None
+    assert result['timings_ms']['queue_wait'] >= 1000.0
+    assert_still_grounding(node)
+
+
+def test_unusable_depth_is_explained(node):
+    frame = sample_rgb()
+    nan_depth = np.full((HEIGHT, WIDTH), np.nan, np.float32)
+    zero_depth = np.zeros((HEIGHT, WIDTH), np.uint16)
+    small_depth = np.ones((80, 100), np.float32)
+    cases = [  # depth, encoding, K, what depth_status must say
+        (nan_depth, '32FC1', K, 'no valid depth inside the mask'),
+        (zero_depth, '16UC1', K, 'no valid depth inside the mask'),
+        (small_depth, '32FC1', K, f'depth 100x80 does not match image {WIDTH}x{HEIGHT}'),
+        (planar_depth().astype(np.float32), '32FC1', (0.0,) * 9,
+         'camera_info K is not usable'),
+    ]
+    for depth, encoding, k, reason in cases:
+        frame_stamp = next_stamp()
+        node.publish_depth(image_msg(depth, encoding, frame_stamp, 'camera_depth'),
+                           camera_info_msg(frame_stamp, k))
+        result = ground_frame(node, image_msg(frame, 'rgb8', frame_stamp))
+        assert result['status'] == 'ok', result
+        assert result['target_point'] is None, result
+        assert reason in result['depth_status'], result
+        assert not node.stamped_now('target_point', frame_stamp)
+        assert not node.stamped_now('marker', frame_stamp)
+
+
+# 4. Exactly one result per command, even when the queue overflows.
+
+def test_burst_gets_one_result_per_command(nodes):
+    node = nodes['burst']
+    node.wait_ready(image_msg(sample_rgb(), 'rgb8', next_stamp()))
+    node.publish_frame(image_msg(sample_rgb(), 'rgb8', next_stamp()))
+    texts = [node.send(node.unique('the cup')) for _ in range(15)]
+    node.wait_for(lambda: all(node.results_for(t) for t in texts), 90.0, 'all 15 results')
+    time.sleep(0.5)
+    statuses = []
+    for text in texts:
+        found = node.results_for(text)
+        assert len(found) == 1, found
+        statuses.append(found[0]['status'])
+        if found[0]['status'] == 'dropped':
+            assert found[0]['message'] == 'command queue is full', found[0]
+    assert set(statuses) == {'ok', 'dropped'}, statuses
+    assert 3 <= statuses.count('ok') <= 5, statuses
+
+
+# 5. Which frame a command is grounded on.
+
+def _policy_run(node: Harness) -> tuple[dict, dict, dict]:
+    rgb = sample_rgb()
+    before, after = next_stamp(), next_stamp()
+    node.publish_frame(image_msg(rgb, 'rgb8', before))
+    text = node.send(node.unique('the cup'))
+    time.sleep(0.3)
+    node.publish_frame(image_msg(rgb, 'rgb8', after))
+    return node.result_for(text), stamp_dict(before), stamp_dict(after)
+
+
+def test_frame_policy_latest_uses_the_frame_before_the_command(node):
+    result, before, _ = _policy_run(node)
+    assert result['status'] == 'ok' and result['image_stamp'] == before, result
+
+
+def test_frame_policy_next_uses_the_frame_after_the_command(node):
+    assert node.set_parameters(frame_policy='next')[0].successful
+    try:
+        result, _, after = _policy_run(node)
+    finally:
+        assert node.set_parameters(frame_policy='latest')[0].successful
+    assert result['status'] == 'ok' and result['image_stamp'] == after, result
+
+
+# 6. A camera faster than inference.
+
+def test_image_flood_keeps_memory_flat_and_grounds_on_fresh_frames(node):
+    rgb = sample_rgb()
+    assert_still_grounding(node)
+    baseline = node.process.rss()
+
+    base = next(_STAMPS)
+    msg = image_msg(rgb, 'rgb8', stamp(base))
+    period, duration, command_times = 1.0 / 30.0, 10.0, [1.0, 4.0, 7.0]
+    sent, before_command = [], {}
+    start = time.monotonic()
+    count = 0
+    while time.monotonic() - start < duration:
+        msg.header.stamp = stamp(base + count // 30, (count % 30) * 33_333_333)
+        node.image_pub.publish(msg)
+        sent.append(stamp_dict(msg.header.stamp))
+        count += 1
+        if command_times and time.monotonic() - start >= command_times[0]:
+            command_times.pop(0)
+            text = node.unique('the cup')
+            before_command[text] = sent[-3:]
+            node.send(text)
+        time.sleep(max(0.0, start + count * period - time.monotonic()))
+
+    assert count >= 0.8 * duration / period, count
+    for text, recent in before_command.items():
+        result = node.result_for(text, timeout=60.0)
+        assert result['status'] == 'ok', result
+        assert result['image_stamp'] in recent, (result['image_stamp'], recent)
+    growth = node.process.rss() - baseline
+    assert growth < 150 * 2 ** 20, f'RSS grew by {growth / 2 ** 20:.0f} MiB'
+
+
+# 7. Parameters at run time.
+
+def test_parameters_are_validated_at_run_time(node):
+    rgb = sample_rgb()
+    try:
+        assert node.set_parameters(v=0.5)[0].successful
+        assert node.get_parameters('v') == {'v': 0.5}
+        text = node.unique('the cup on the table')
+        node.publish_frame(image_msg(rgb, 'rgb8', next_stamp()))
+        before = node.result_for(node.send(text))
+        rejected = {
+            'v': node.set_parameters(v=1.5)[0],
+            'clip_model': node.set_parameters(clip_model='ViT-B-32')[0],
+            'masking_block': node.set_parameters(masking_block=99)[0],
+            'masking_block below depth': node.set_parameters(masking_block=4)[0],
+            'atomic': node.set_parameters_atomically(v=0.05, frame_policy='sideways'),
+        }
+        for name, answer in rejected.items():
+            assert not answer.successful and answer.reason, name
+        assert 'clip_model' in rejected['clip_model'].reason
+        assert 'vision depth 4' in rejected['masking_block below depth'].reason
+        assert 'frame_policy' in rejected['atomic'].reason
+        assert node.get_parameters('v', 'masking_block', 'clip_model', 'frame_policy') == {
+            'v': 0.5, 'masking_block': 2, 'clip_model': 'zsris-tiny', 'frame_policy': 'latest'}
+        # Nothing of the rejected changes reached the models: same pixels and text, same score.
+        node.publish_frame(image_msg(rgb, 'rgb8', next_stamp()))
+        node.send(text)
+        after = node.wait_for(lambda: node.results_for(text)[1:], 30.0, 'second result')[0]
+        assert (before['status'], after['status']) == ('ok', 'ok'), (before, after)
+        assert after['score'] == pytest.approx(before['score'], abs=1e-6)
+        assert after['bbox'] == before['bbox']
+    finally:
+        assert node.set_parameters(v=0.95)[0].successful
+
+
+# 8. Compressed frames; 9. the overlay.
+
+def test_compressed_image_is_grounded(node):
+    frame_stamp = next_stamp()
+    result = ground_frame(node, compressed_msg(sample_rgb(), frame_stamp))
+    assert result['status'] == 'ok', result
+    assert result['image_stamp'] == stamp_dict(frame_stamp)
+    mask = mask_array(the_one(node, 'mask', frame_stamp))
+    assert mask.shape == (HEIGHT, WIDTH) and int((mask == 255).sum()) == result['area']
+
+
+def test_overlay_is_published_when_subscribed(node):
+    frame_stamp = next_stamp()
+    rgb = sample_rgb()
+    result = ground_frame(node, image_msg(rgb, 'rgb8', frame_stamp))
+    assert result['status'] == 'ok', result
+    overlay = the_one(node, 'overlay', frame_stamp)
+    assert overlay.encoding == 'bgr8' and overlay.header.frame_id == 'camera_colour'
+    assert (overlay.width, overlay.height, overlay.step) == (WIDTH, HEIGHT, WIDTH * 3)
+    picture = np.frombuffer(bytes(overlay.data), np.uint8).reshape(HEIGHT, WIDTH, 3)
+    mask = mask_array(the_one(node, 'mask', frame_stamp)) == 255
+    assert (picture[mask] != rgb[..., ::-1][mask]).any()
+
+
+# 10. Models that fail to load.
+
+def test_failed_model_load_answers_every_command_with_the_reason(nodes):
+    node = nodes['badsam']
+    node.wait_connected()
+    texts = [node.send(node.unique('the cup'))]
+    node.publish_frame(image_msg(sample_rgb(), 'rgb8', next_stamp()))
+    texts += [node.send(node.unique('the plate')), node.send('')]
+    for text in texts:
+        result = node.result_for(text, timeout=60.0)
+        assert result['status'] == 'error', result
+        assert '/nonexistent/sam.pth' in result['message'], result
+    assert node.process.alive()
