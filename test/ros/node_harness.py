@@ -1,4 +1,5 @@
-"""Run the real `grounding_node` in a subprocess and talk to it over real rclpy topics.
+"""
+Run the real `grounding_node` in a subprocess and talk to it over real rclpy topics.
 
 No mocks: the node is the installed console script, started with `--ros-args`, and this
 process reaches it through DDS on a private domain restricted to localhost. A `Harness`
@@ -350,7 +351,8 @@ class Harness:
         time.sleep(0.5)
 
     def wait_ready(self, probe_frame: Image, timeout: float = 60.0) -> None:
-        """Discovered, and the models loaded: a probe command has been answered.
+        """
+        Wait until discovered and the models loaded: a probe command has been answered.
 
         The probe is a blank command, which the node answers (status error, 'empty
         command') without running the models once it has a frame. Best-effort frames sent

@@ -1,4 +1,5 @@
-"""End-to-end tests of `grounding_node`: the real console script in a subprocess, real rclpy.
+"""
+End-to-end tests of `grounding_node`: the real console script in a subprocess, real rclpy.
 
 The tiny preset's models have random weights, so the tests never assert which object is
 chosen, only structural facts: one result per command, masks, points and stamps that agree

@@ -36,11 +36,6 @@ class FrameStore:
         self._depth: deque[Frame] = deque(maxlen=depth_buffer_size)
         self.camera_info: Any = None
 
-    @property
-    def sequence(self) -> int:
-        """How many colour frames have arrived so far."""
-        return self._sequence
-
     def add_colour(self, msg: Any) -> None:
         """Keep only the newest colour frame and wake a worker waiting for one."""
         with self._changed:
@@ -53,10 +48,15 @@ class FrameStore:
         with self._changed:
             self._depth.append(Frame(msg, stamp_ns(msg.header), 0))
 
-    def latest(self) -> Frame | None:
-        """Return the newest colour frame, if any."""
+    def latest(self) -> tuple[Frame | None, int]:
+        """
+        Return the newest colour frame (if any) and the count of frames so far.
+
+        Read together under the lock, so a frame arriving in between cannot make a command
+        wait for one frame more than it should.
+        """
         with self._changed:
-            return self._colour
+            return self._colour, self._sequence
 
     def wait_after(self, sequence: int, timeout_s: float) -> Frame | None:
         """Wait for the first colour frame newer than `sequence`; None after timeout_s."""

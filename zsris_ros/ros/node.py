@@ -1,43 +1,44 @@
-"""The grounding node: camera frames and language commands in, mask and target point out.
+"""
+The grounding node: camera frames and language commands in, mask and target point out.
 
 Thin glue around one GroundingPipeline. Callbacks only store frames or queue commands; one
 worker thread loads the models and answers commands in order, so a slow inference never
 blocks the subscriptions and every command gets exactly one `result`.
 """
 
+from dataclasses import dataclass
 import math
 import queue
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
+from geometry_msgs.msg import PointStamped
 import numpy as np
-import rclpy
-import torch
 from pydantic import ValidationError
 from rcl_interfaces.msg import SetParametersResult
+import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
-from geometry_msgs.msg import PointStamped
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header, String
+import torch
 from visualization_msgs.msg import Marker
 
+from .frames import Frame, FrameStore
+from .image_conversion import (bgr8_image, depth_from_image, ImageConversionError,
+                               mono8_image, rgb_from_compressed, rgb_from_image)
+from .messages import metric_point, pixel_point, result_message, target_marker
+from .parameters import declare_parameters, to_settings_names
+from .settings import NodeSettings
 from ..grounding import GroundingConfig, GroundingPipeline, GroundingResult
 from ..grounding.config import restart_fields
 from ..grounding.geometry import back_project, mask_depth
 from ..grounding.models import ModelConfigError
 from ..grounding.overlay import draw_overlay
-from .frames import Frame, FrameStore
-from .image_conversion import (ImageConversionError, bgr8_image, depth_from_image,
-                               mono8_image, rgb_from_compressed, rgb_from_image)
-from .messages import metric_point, pixel_point, result_message, target_marker
-from .parameters import declare_parameters, to_settings_names
-from .settings import NodeSettings
 
 RESULT_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 
@@ -105,8 +106,9 @@ class GroundingNode(Node):
         self.frames.camera_info = msg
 
     def _on_command(self, msg: String) -> None:
-        command = Command(text=msg.data, received=time.monotonic(),
-                          frame=self.frames.latest(), sequence=self.frames.sequence)
+        frame, sequence = self.frames.latest()
+        command = Command(text=msg.data, received=time.monotonic(), frame=frame,
+                          sequence=sequence)
         try:
             self.commands.put_nowait(command)
         except queue.Full:
@@ -203,7 +205,7 @@ class GroundingNode(Node):
         return payload
 
     def _frame_for(self, command: Command) -> Frame | None:
-        """The frame the frame policy assigns to a command (waiting if it must)."""
+        """Pick the frame the frame policy assigns to a command, waiting if it must."""
         if self.settings.frame_policy == 'latest' and command.frame is not None:
             return command.frame
         waited = time.monotonic() - command.received
@@ -254,7 +256,7 @@ class GroundingNode(Node):
 
     def _payload(self, command: Command, frame: Frame | None = None,
                  **fields: Any) -> dict[str, Any]:
-        """The `result` JSON: the command, its frame, and what grounding found."""
+        """Build the `result` JSON: the command, its frame, and what grounding found."""
         payload: dict[str, Any] = {
             'command': command.text, 'referring_expression': '', 'noun_phrase': '',
             'status': 'error', 'message': '', 'score': None, 'margin': None, 'bbox': None,
@@ -291,14 +293,14 @@ def _to_rgb(msg: Image | CompressedImage) -> np.ndarray:
 
 
 def _optical_frame(frame: Frame, frames: FrameStore) -> str:
-    """The camera optical frame: camera_info's frame_id, else the image's."""
+    """Name the camera optical frame: camera_info's frame_id, else the image's."""
     info = frames.camera_info
     return (info.header.frame_id if info is not None and info.header.frame_id
             else frame.msg.header.frame_id)
 
 
 def _finite(value: Any) -> Any:
-    """NaN and infinity have no JSON spelling; they become null."""
+    """Replace NaN and infinity, which have no JSON spelling, by null."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
