@@ -8,15 +8,11 @@ with each other and with what was published, and errors that are answered, not f
 
 import os
 from pathlib import Path
-import random
 import sys
 import time
 
 import numpy as np
 import pytest
-import rclpy
-from rclpy.context import Context
-from rclpy.signals import SignalHandlerOptions
 from visualization_msgs.msg import Marker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -35,20 +31,6 @@ def next_stamp():
 
 
 # Fixtures: one ROS context per module, a shared default node, dedicated nodes.
-
-@pytest.fixture(scope='module')
-def ros_context():
-    """Run rclpy in this process on a private localhost-only domain shared with the nodes."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-        patch.setenv('ROS_DOMAIN_ID', str(random.SystemRandom().randint(100, 200)))
-        context = Context()
-        rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
-        try:
-            yield context
-        finally:
-            rclpy.try_shutdown(context=context)
-
 
 #: Nodes with settings of their own, each used by one test only. They are started together
 #: with the shared node, since start-up is mostly single-threaded imports.
