@@ -28,3 +28,13 @@ def test_fast_proposals_equal_the_stock_generator(sam, sample_image, settings):
     stock = StockSamProposer(sam).propose(image, config)
     assert fast.shape == stock.shape and fast.dtype == stock.dtype == bool
     assert np.array_equal(fast, stock)
+
+
+def test_proposing_on_a_smaller_frame_returns_full_size_masks(sam, sample_image):
+    image = read_rgb(str(sample_image))
+    config = GroundingConfig(preset='tiny', device='cpu', proposal_max_side=160)
+    masks = SamProposer(sam).propose(image, config)
+    assert masks.shape[1:] == image.shape[:2] and len(masks) > 0
+    full = SamProposer(sam).propose(image, GroundingConfig(preset='tiny', device='cpu'))
+    overlaps = [(m & f).sum() / (m | f).sum() for m, f in zip(masks, full)]
+    assert np.mean(overlaps) > 0.5, 'the shrunk frame proposes roughly the same regions'

@@ -89,6 +89,10 @@ class GroundingConfig(BaseModel):
         32, ge=1, le=128, description='SAM point grid density (points_per_side^2 prompts)')
     points_per_batch: int = Field(
         64, ge=1, le=4096, description='SAM prompts decoded per batch (memory vs speed)')
+    proposal_max_side: int = Field(
+        0, ge=0, le=8192,
+        description='Propose on the frame shrunk to this longer side, then upsample the '
+        'masks (0: full resolution)')
     pred_iou_thresh: float = Field(
         0.88, ge=0.0, le=1.0, description="SAM filter on the model's predicted mask IoU")
     stability_score_thresh: float = Field(

@@ -1,4 +1,5 @@
-"""Weight-free mask proposals from Felzenszwalb's graph segmentation (scikit-image).
+"""
+Weight-free mask proposals from Felzenszwalb's graph segmentation (scikit-image).
 
 Where no SAM checkpoint is at hand (the toy world, CI) this proposer still feeds the real
 grounding code with object-shaped regions: on uniform-coloured objects over a textured table
@@ -36,6 +37,6 @@ class FelzenszwalbProposer:
 
 
 def is_background(mask: np.ndarray) -> bool:
-    """The table: a segment spanning most of the frame or reaching three of its borders."""
+    """Tell the table: a segment spanning most of the frame or reaching three borders."""
     borders = (mask[0].any(), mask[-1].any(), mask[:, 0].any(), mask[:, -1].any())
     return sum(borders) >= BACKGROUND_BORDERS or mask.mean() > MAX_OBJECT_FRACTION

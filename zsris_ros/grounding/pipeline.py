@@ -22,7 +22,7 @@ from .visual import CROP_BATCH, VisualEncoder
 
 LOGGER = logging.getLogger(__name__)
 #: Settings that change proposals or visual features, so they are part of the cache key.
-FRAME_SETTINGS = {'points_per_side', 'pred_iou_thresh',
+FRAME_SETTINGS = {'points_per_side', 'proposal_max_side', 'pred_iou_thresh',
                   'stability_score_thresh', 'box_nms_thresh', 'min_mask_area', 'max_proposals',
                   'v', 'masking_block', 'preprocessing', 'precision'}
 AUTOCAST_DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}

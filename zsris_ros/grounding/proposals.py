@@ -8,12 +8,14 @@ batch, which costs more than the network on CPU. `StockSamProposer` is the stock
 kept as the reference the fast path is tested and benchmarked against.
 """
 
+import cv2
 import numpy as np
 from segment_anything import SamAutomaticMaskGenerator, SamPredictor
 from segment_anything.modeling import Sam
 from segment_anything.utils.amg import (batched_mask_to_box, build_point_grid,
                                         calculate_stability_score)
 import torch
+import torch.nn.functional as F
 from torchvision.ops.boxes import batched_nms
 
 from .config import GroundingConfig
@@ -31,6 +33,16 @@ class SamProposer:
     @torch.inference_mode()
     def propose(self, image_rgb: np.ndarray, config: GroundingConfig) -> np.ndarray:
         """(N, H, W) bool masks, best predicted IoU first, filtered by area and count."""
+        masks, quality = self._deduplicated(_downscaled(image_rgb, config.proposal_max_side),
+                                            config)
+        if masks.shape[1:] != image_rgb.shape[:2]:
+            masks = F.interpolate(masks[:, None].float(), size=image_rgb.shape[:2],
+                                  mode='nearest')[:, 0] > 0.5
+        return _select_on_device(masks, quality, config)
+
+    def _deduplicated(self, image_rgb: np.ndarray, config: GroundingConfig
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Masks of the whole point grid that pass the filters, after box NMS."""
         height, width = image_rgb.shape[:2]
         self.predictor.set_image(image_rgb)
         grid = build_point_grid(config.points_per_side) * np.array([[width, height]])
@@ -41,7 +53,7 @@ class SamProposer:
         quality = torch.cat([b[1] for b in batches])
         boxes = batched_mask_to_box(masks).float()
         keep = batched_nms(boxes, quality, torch.zeros_like(quality), config.box_nms_thresh)
-        return _select_on_device(masks[keep], quality[keep], config)
+        return masks[keep], quality[keep]
 
     def _decode(self, points: np.ndarray, config: GroundingConfig
                 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -85,6 +97,21 @@ class StockSamProposer:
         records = generator.generate(image_rgb)
         return select_masks([r['segmentation'] for r in records],
                             [r['predicted_iou'] for r in records], config, image_rgb.shape[:2])
+
+
+def _downscaled(image_rgb: np.ndarray, max_side: int) -> np.ndarray:
+    """
+    Shrink the frame so its longer side is at most max_side (0: unchanged).
+
+    SAM sees 1024 pixels whatever the input, but mask post-processing runs at the input's
+    size: on a 1080p camera, proposing at 640 pixels and upsampling the kept masks is cheaper.
+    """
+    height, width = image_rgb.shape[:2]
+    scale = max_side / max(height, width) if max_side else 1.0
+    if scale >= 1.0:
+        return image_rgb
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image_rgb, size, interpolation=cv2.INTER_AREA)
 
 
 def _select_on_device(masks: torch.Tensor, quality: torch.Tensor,

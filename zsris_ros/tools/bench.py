@@ -14,6 +14,7 @@ import threading
 import time
 from typing import Any, Iterator
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -108,9 +109,11 @@ def _sample_rss(peak: list[int], done: threading.Event) -> None:
         peak[0] = max(peak[0], _rss())
 
 
-def bench_frames(count: int, seed: int = 0) -> list[np.ndarray]:
+def bench_frames(count: int, seed: int = 0, scale: float = 1.0) -> list[np.ndarray]:
     """Distinct frames of the bundled scene: shifted, mirrored and noised per frame."""
     base = read_rgb(str(SAMPLE_IMAGE))
+    if scale != 1.0:
+        base = cv2.resize(base, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
     rng = np.random.default_rng(seed)
     frames = []
     for _ in range(count):
@@ -130,7 +133,8 @@ def timed(stage: Stage, watch: MemoryWatch, call: Any, *args: Any) -> Any:
     return out
 
 
-def run_bench(config: GroundingConfig, frames: int, commands: int) -> dict[str, Any]:
+def run_bench(config: GroundingConfig, frames: int, commands: int,
+              frame_scale: float = 1.0) -> dict[str, Any]:
     """Measure both pipelines on the same frames; return the report."""
     pipeline = GroundingPipeline.from_config(config)
     reference = ReferencePipeline(pipeline)
@@ -139,17 +143,19 @@ def run_bench(config: GroundingConfig, frames: int, commands: int) -> dict[str, 
     stages = {name: Stage() for name in
               ('baseline_new_frame', 'baseline_repeat', 'fast_new_frame', 'fast_repeat')}
     same = []
-    warm = bench_frames(1, seed=999)[0]
+    warm = bench_frames(1, seed=999, scale=frame_scale)[0]
     reference.ground(warm, texts[0])
     pipeline.ground_many(warm, texts, frame_key='warm-up')
-    for index, frame in enumerate(bench_frames(frames)):
+    for index, frame in enumerate(bench_frames(frames, scale=frame_scale)):
         for position, text in enumerate(texts):
             kind = 'new_frame' if position == 0 else 'repeat'
             expected = timed(stages[f'baseline_{kind}'], watch, reference.ground, frame, text)
             result = timed(stages[f'fast_{kind}'], watch,
                            lambda: pipeline.ground_many(frame, [text], frame_key=index)[0])
             same.append(_same_mask(expected, result.mask))
-    return _report(config, pipeline, stages, same, frames, len(texts))
+    report = _report(config, pipeline, stages, same, frames, len(texts))
+    report['frame_size'] = list(warm.shape[1::-1])
+    return report
 
 
 def _same_mask(expected: np.ndarray | None, chosen: np.ndarray | None) -> bool:
@@ -178,7 +184,8 @@ def _report(config: GroundingConfig, pipeline: GroundingPipeline, stages: dict[s
 
 def format_report(report: dict[str, Any]) -> str:
     """Format the report as a small table for people; --json prints the dict itself."""
-    lines = [f"zsris bench: preset {report['preset']} on {report['device']}, "
+    lines = [f"zsris bench: preset {report['preset']} on {report['device']}, frames "
+             f"{report['frame_size'][0]}x{report['frame_size'][1]}, "
              f"{report['frames']} frames x {report['commands_per_frame']} commands",
              f"{'stage':<22}{'median ms':>12}{'p95 ms':>12}{'peak MB':>10}"]
     for name, stage in report['stages'].items():

@@ -62,7 +62,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Time the reference-style pipeline and ours on the same frames and weights."""
     from .bench import format_report, run_bench
 
-    report = run_bench(config_from_args(args), args.frames, args.commands)
+    report = run_bench(config_from_args(args), args.frames, args.commands, args.frame_scale)
     print(json.dumps(report) if args.json else format_report(report))
     return 0
 
@@ -255,6 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser('bench', help='latency of our pipeline vs the reference style')
     bench.add_argument('--frames', type=int, default=5, help='distinct frames to ground on')
     bench.add_argument('--commands', type=int, default=3, help='commands per frame (>= 2)')
+    bench.add_argument('--frame-scale', type=float, default=1.0,
+                       help='resize the 320x240 bench frames by this factor (camera size)')
     bench.add_argument('--json', action='store_true', help='print one JSON object')
     add_config_options(bench)
     bench.set_defaults(handler=cmd_bench)
