@@ -12,10 +12,6 @@ from skimage.segmentation import felzenszwalb
 from .config import GroundingConfig
 from .proposals import select_masks
 
-#: scikit-image parameters measured on the toy world; config.felz_* override them.
-DEFAULT_SCALE = 300.0
-DEFAULT_SIGMA = 0.8
-DEFAULT_MIN_SIZE = 80
 #: A segment this large, or touching this many image borders, is the table, not an object.
 MAX_OBJECT_FRACTION = 0.4
 BACKGROUND_BORDERS = 3
@@ -26,10 +22,8 @@ class FelzenszwalbProposer:
 
     def propose(self, image_rgb: np.ndarray, config: GroundingConfig) -> np.ndarray:
         """(N, H, W) bool masks, filtered by area and count like SamProposer.propose."""
-        labels = felzenszwalb(
-            image_rgb, scale=getattr(config, 'felz_scale', DEFAULT_SCALE),
-            sigma=getattr(config, 'felz_sigma', DEFAULT_SIGMA),
-            min_size=int(getattr(config, 'felz_min_size', DEFAULT_MIN_SIZE)))
+        labels = felzenszwalb(image_rgb, scale=config.felz_scale, sigma=config.felz_sigma,
+                              min_size=config.felz_min_size)
         masks = [labels == label for label in range(int(labels.max()) + 1)]
         masks = [mask for mask in masks if not is_background(mask)]
         return select_masks(masks, [float(mask.sum()) for mask in masks], config,

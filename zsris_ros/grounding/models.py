@@ -145,14 +145,15 @@ def _check_vision_tower(visual: torch.nn.Module, masking_block: int) -> None:
             f'masking_block {masking_block} must be below the vision depth {depth}')
 
 
-def compile_encoders(sam: Sam, clip: ClipModel) -> None:
+def compile_encoders(sam: Sam | None, clip: ClipModel) -> None:
     """
     Compile the image encoders in place with torch.compile.
 
     Each ViT block is compiled separately, because token masking runs the blocks one by one
     with a batch size that changes per frame.
     """
-    sam.image_encoder = torch.compile(sam.image_encoder)
+    if sam is not None:
+        sam.image_encoder = torch.compile(sam.image_encoder)
     blocks = clip.model.visual.transformer.resblocks
     for index, block in enumerate(blocks):
         blocks[index] = torch.compile(block, dynamic=True)

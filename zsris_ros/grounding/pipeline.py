@@ -11,18 +11,20 @@ import torch
 import torch.nn.functional as F
 
 from .config import GroundingConfig, restart_fields
+from .felzenszwalb import FelzenszwalbProposer
 from .geometry import mask_bbox, mask_centroid
 from .models import (ClipModel, compile_encoders, load_clip, load_sam, ModelConfigError,
                      resolve_device)
 from .phrase import PhraseParser
-from .proposals import SamProposer
+from .proposals import Proposer, SamProposer
 from .result import GroundingResult, RANDOM_WEIGHTS_WARNING
 from .text import TextEncoder
 from .visual import CROP_BATCH, VisualEncoder
 
 LOGGER = logging.getLogger(__name__)
 #: Settings that change proposals or visual features, so they are part of the cache key.
-FRAME_SETTINGS = {'points_per_side', 'proposal_max_side', 'pred_iou_thresh',
+FRAME_SETTINGS = {'points_per_side', 'proposal_max_side', 'pred_iou_thresh', 'felz_scale',
+                  'felz_sigma', 'felz_min_size',
                   'stability_score_thresh', 'box_nms_thresh', 'min_mask_area', 'max_proposals',
                   'v', 'masking_block', 'preprocessing', 'precision'}
 AUTOCAST_DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
@@ -42,7 +44,7 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
 class GroundingPipeline:
     """One object holding the loaded models; the CLI, the node and the tools all use it."""
 
-    def __init__(self, config: GroundingConfig, clip: ClipModel, proposer: SamProposer,
+    def __init__(self, config: GroundingConfig, clip: ClipModel, proposer: Proposer,
                  phrases: PhraseParser, device: torch.device) -> None:
         self.config = config
         self.device = device
@@ -59,11 +61,12 @@ class GroundingPipeline:
         """Load every model the config names (may download weights on first use)."""
         device = resolve_device(config.device)
         LOGGER.info('loading models (preset %s) on %s', config.preset, device)
-        sam = load_sam(config, device)
+        sam = load_sam(config, device) if config.proposer == 'sam' else None
         clip = load_clip(config, device)
         if config.compile:
             compile_encoders(sam, clip)
-        return cls(config, clip, SamProposer(sam), PhraseParser(config.spacy_model), device)
+        proposer = SamProposer(sam) if sam is not None else FelzenszwalbProposer()
+        return cls(config, clip, proposer, PhraseParser(config.spacy_model), device)
 
     def update(self, **changes: object) -> GroundingConfig:
         """Change method knobs at run time; model settings need a new pipeline."""

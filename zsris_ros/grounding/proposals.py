@@ -8,6 +8,8 @@ batch, which costs more than the network on CPU. `StockSamProposer` is the stock
 kept as the reference the fast path is tested and benchmarked against.
 """
 
+from typing import Protocol
+
 import cv2
 import numpy as np
 from segment_anything import SamAutomaticMaskGenerator, SamPredictor
@@ -19,6 +21,14 @@ import torch.nn.functional as F
 from torchvision.ops.boxes import batched_nms
 
 from .config import GroundingConfig
+
+
+class Proposer(Protocol):
+    """Anything that turns a frame into (N, H, W) bool masks, best first."""
+
+    def propose(self, image_rgb: np.ndarray, config: GroundingConfig) -> np.ndarray:
+        """Propose masks for every object-like region of the frame."""
+
 
 #: segment_anything's default; it shifts the logit thresholds of the stability score.
 STABILITY_OFFSET = 1.0

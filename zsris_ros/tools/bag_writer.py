@@ -102,7 +102,12 @@ def toy_scenes(n: int, seed: int, per_scene: int | None = None) -> Iterator[Reco
         yield RecordedScene(scene.image, [RecordedCommand(
             e.text, scene.objects[e.target].mask,
             {'type': e.type, 'target': e.target, 'scene_seed': scene_seed})
-            for e in _by_type_in_turn(scene.expressions)[:per_scene]])
+            for e in _chosen(scene.expressions, per_scene)])
+
+
+def _chosen(expressions: list[Any], per_scene: int | None) -> list[Any]:
+    """All expressions in order, or per_scene of them taken one type at a time."""
+    return expressions if per_scene is None else _by_type_in_turn(expressions)[:per_scene]
 
 
 def _by_type_in_turn(expressions: list[Any]) -> list[Any]:

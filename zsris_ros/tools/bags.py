@@ -58,7 +58,7 @@ class BagImage:
 
     @property
     def raw(self) -> bytes:
-        """The CDR bytes as recorded: what a publisher sends to replay this frame."""
+        """Return the CDR bytes as recorded: what a publisher sends to replay this frame."""
         return self._raw
 
     @property

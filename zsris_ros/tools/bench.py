@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from .ground import read_rgb
 from ..grounding import GroundingConfig, GroundingPipeline
-from ..grounding.proposals import StockSamProposer
+from ..grounding.proposals import SamProposer, StockSamProposer
 
 SAMPLE_IMAGE = Path(__file__).resolve().parents[1] / 'data' / 'tabletop.png'
 COMMANDS = ['pick up the red mug', 'the blue box in the middle', 'could you hand me the ball',
@@ -33,7 +33,9 @@ class ReferencePipeline:
 
     def __init__(self, pipeline: GroundingPipeline) -> None:
         self.pipeline = pipeline
-        self.stock = StockSamProposer(pipeline.proposer.predictor.model)
+        proposer = pipeline.proposer
+        self.stock = (StockSamProposer(proposer.predictor.model)
+                      if isinstance(proposer, SamProposer) else proposer)
 
     @torch.inference_mode()
     def ground(self, image_rgb: np.ndarray, text: str) -> np.ndarray | None:

@@ -78,6 +78,45 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_toy_eval(args: argparse.Namespace) -> int:
+    """Score the toy preset on held-out toy scenes, with the method's ablations."""
+    from .toy_eval import evaluate_toy, format_toy_report
+
+    report = evaluate_toy(config_from_args(args), args.n, args.seed)
+    print(json.dumps(report) if args.json else format_toy_report(report))
+    return 0
+
+
+def cmd_toy_train(args: argparse.Namespace) -> int:
+    """Train the toy CLIP from scratch; the shipped checkpoint is this with the defaults."""
+    from ..toy.train import train
+
+    train(Path(args.out), args.steps, args.seed, args.log_every)
+    print(f'saved {args.out}')
+    return 0
+
+
+def add_toy_commands(commands: argparse._SubParsersAction) -> None:
+    """`zsris toy eval|train`: the offline toy world."""
+    from ..toy.train import DEFAULT_STEPS
+
+    toy = commands.add_parser('toy', help='the offline toy world: evaluate or retrain')
+    kinds = toy.add_subparsers(dest='toy_command', required=True)
+    evaluate = kinds.add_parser('eval', help='accuracy on held-out toy scenes, with ablations')
+    evaluate.add_argument('--n', type=_count, default=100, help='number of scenes')
+    evaluate.add_argument('--seed', type=int, default=10_000,
+                          help='seed of the first scene (training uses seeds from 10^6 up)')
+    evaluate.add_argument('--json', action='store_true', help='print one JSON object')
+    add_config_options(evaluate)
+    evaluate.set_defaults(handler=cmd_toy_eval, preset='toy')
+    retrain = kinds.add_parser('train', help='train the toy CLIP from scratch (fixed seed)')
+    retrain.add_argument('--out', required=True, help='checkpoint file to write')
+    retrain.add_argument('--steps', type=_count, default=DEFAULT_STEPS, help='optimiser steps')
+    retrain.add_argument('--seed', type=int, default=0, help='initialisation and data seed')
+    retrain.add_argument('--log-every', type=_count, default=50, help='steps between logs')
+    retrain.set_defaults(handler=cmd_toy_train)
+
+
 def cmd_params(args: argparse.Namespace) -> int:
     """Print the node's parameters as the YAML parameter file or a Markdown table."""
     from .parameter_table import render_markdown, render_yaml, update_markdown_block
@@ -277,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_eval_commands(commands)
     add_bag_commands(commands)
+    add_toy_commands(commands)
     return parser
 
 

@@ -1,0 +1,74 @@
+"""Toy CLIP training: the loss falls, the checkpoint loads, train and test views agree."""
+
+import time
+
+import numpy as np
+import open_clip
+import pytest
+import torch
+
+from zsris_ros.grounding import GroundingConfig
+from zsris_ros.grounding.models import load_clip
+from zsris_ros.grounding.visual import VisualEncoder
+from zsris_ros.toy.scenes import generate_scene
+from zsris_ros.toy.train import build_clip, make_batch, masked_views, MODEL_NAME, train
+
+MAX_CHECKPOINT_BYTES = 20 * 1024 * 1024
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp('toy') / 'toy_clip.pt'
+    start = time.perf_counter()
+    losses = train(out, steps=30, log_every=10, scenes_per_step=2)
+    return out, losses, time.perf_counter() - start
+
+
+def test_loss_falls_within_a_minute(trained):
+    _, losses, seconds = trained
+    assert len(losses) == 30
+    assert np.mean(losses[-5:]) < np.mean(losses[:5])
+    assert seconds < 60
+
+
+def test_checkpoint_loads_through_open_clip(trained):
+    out, _, _ = trained
+    assert out.stat().st_size <= MAX_CHECKPOINT_BYTES
+    model = open_clip.create_model(MODEL_NAME, pretrained=str(out))
+    saved = torch.load(out, map_location='cpu', weights_only=True)
+    for name, value in model.state_dict().items():
+        assert value.dtype == torch.float32
+        torch.testing.assert_close(value, saved[name])
+
+
+def test_checkpoint_loads_through_the_grounding_config(trained):
+    out, _, _ = trained
+    config = GroundingConfig(clip_model=MODEL_NAME, clip_pretrained=str(out), masking_block=2)
+    clip = load_clip(config, torch.device('cpu'))
+    assert clip.image_size == 64 and clip.depth == 4
+
+
+@torch.inference_mode()
+def test_training_views_are_the_grounding_views():
+    clip = build_clip(0)
+    encoder = VisualEncoder(clip, torch.device('cpu'))
+    seeds = range(5, 8)
+    batch = make_batch(encoder, np.random.default_rng(0), seeds)
+    owners = torch.tensor(batch.owners)
+    views = masked_views(encoder, torch.cat(batch.scenes), torch.stack(batch.masks), owners,
+                         batch.block)
+    for index, seed in enumerate(seeds):
+        image = encoder.normalize(generate_scene(seed).image)
+        masks = torch.stack(batch.masks)[owners == index]
+        expected = encoder.global_features(image, masks, batch.block)
+        torch.testing.assert_close(views[owners == index], expected, atol=1e-5, rtol=1e-5)
+        crops = torch.cat([encoder.masked_crop(image, mask) for mask in masks])
+        torch.testing.assert_close(torch.cat(batch.crops)[owners == index], crops)
+
+
+def test_every_view_has_a_true_caption():
+    clip = build_clip(0)
+    batch = make_batch(VisualEncoder(clip, torch.device('cpu')), np.random.default_rng(1),
+                       range(20, 24))
+    for subject in batch.subjects:
+        assert any(claim.fits(subject) for claim in batch.captions.values()), subject
