@@ -21,9 +21,10 @@ $(STAMP): $(REQUIREMENTS) setup.py
 	$(BIN)/pip install --quiet --no-deps --editable .
 	touch $@
 
+# Offline: the toy preset replays the bundled bag into a live node (`zsris demo --preset real`
+# does the same with SAM + CLIP ViT-B/32 where their weights can be had).
 demo: $(STAMP)
-	$(BIN)/zsris ground --image zsris_ros/data/tabletop.png --text "the red mug on the left" \
-		--out demo_out/mask.png
+	$(BIN)/zsris demo --out demo_out
 
 test: $(STAMP)
 	$(BIN)/python -m pytest test
