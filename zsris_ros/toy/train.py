@@ -118,13 +118,27 @@ def build_clip(seed: int) -> ClipModel:
 
 
 def train(out: Path, steps: int, seed: int = 0, log_every: int = 50,
-          scenes_per_step: int = SCENES_PER_STEP) -> list[float]:
+          scenes_per_step: int = SCENES_PER_STEP, threads: int = THREADS) -> list[float]:
     """
     Train for `steps` steps from seed `seed`, save float32 weights to `out`, return losses.
 
-    Fewer scenes per step make the smoke test fast; the shipped checkpoint uses the default.
+    The shipped checkpoint uses the defaults. The smoke test takes fewer scenes per step and
+    one thread: on a busy machine, two threads of tiny operations mostly wait for each other.
+    The caller's torch thread count is restored afterwards.
     """
-    torch.set_num_threads(THREADS)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        clip, losses = _optimise(steps, seed, log_every, scenes_per_step)
+    finally:
+        torch.set_num_threads(previous)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(clip.model.float().state_dict(), out)
+    return losses
+
+
+def _optimise(steps: int, seed: int, log_every: int,
+              scenes_per_step: int) -> tuple[ClipModel, list[float]]:
     clip = build_clip(seed)
     encoder = VisualEncoder(clip, torch.device('cpu'))
     optimizer = torch.optim.AdamW(_parameter_groups(clip.model), lr=LEARNING_RATE)
@@ -144,9 +158,7 @@ def train(out: Path, steps: int, seed: int = 0, log_every: int = 50,
         losses.append(loss.item())
         if (step + 1) % log_every == 0 or step + 1 == steps:
             _log(step + 1, steps, losses, clip, time.perf_counter() - start)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(clip.model.float().state_dict(), out)
-    return losses
+    return clip, losses
 
 
 def _parameter_groups(model: torch.nn.Module) -> list[dict]:
