@@ -1,4 +1,4 @@
-"""Tests for the referring-expression / noun-phrase split (ALGORITHM.md, "Text side")."""
+"""Tests for the referring-expression / noun-phrase split (doc/method.md, "Text side")."""
 
 import dataclasses
 import json
@@ -12,8 +12,8 @@ from zsris_ros.grounding.phrase import MAX_PARSE_CHARS, Phrase, PhraseModelError
 
 REFCOCO_SAMPLE = Path(__file__).parent.parent / 'data' / 'refcoco_sample_expressions_testA.json'
 
-# The examples ALGORITHM.md states: the paper's rule on plain expressions, our extension on
-# the commands it measured the rule failing on.
+# The examples doc/method.md states: the paper's rule on plain expressions, our extension on
+# the commands the rule fails on ("Text side", "Robot commands and questions").
 SPEC_EXAMPLES = [
     ('man in black', 'man in black', 'man'),
     ('the red mug left of the laptop', 'the red mug left of the laptop', 'the red mug'),

@@ -1,0 +1,293 @@
+"""
+Find the target of a robot command or question, where the paper's noun-phrase rule fails.
+
+The paper's rule reads the noun phrase off the dependency ROOT, which is right for "man in
+black" but gives the whole sentence for "pick up the blue cup" and "me" for "bring me the
+screwdriver on the table". For commands and questions the target is therefore the verb's
+object: its phrase (without particles, datives, pronouns or a destination) becomes the
+referring expression, and its noun chunk the noun phrase (doc/method.md, "Robot commands
+and questions").
+"""
+
+from typing import Iterator, List, Optional, Tuple
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span, Token
+
+# Personal subjects that mark a request ("I want ...", "we need ...", "you should ...").
+REQUEST_SUBJECTS = frozenset({'i', 'we', 'you'})
+# Object pronouns that name the recipient, not the object ("pass me that mug").
+RECIPIENTS = frozenset({'me', 'us'})
+# Parts of speech that can head a phrase naming an object. ADJ and NUM are kept because the
+# small model tags nouns such as "remote" or "left" as adjectives in short questions.
+NAMING_POS = frozenset({'NOUN', 'PROPN', 'ADJ', 'NUM'})
+WH_TAGS = frozenset({'WDT', 'WP', 'WP$', 'WRB'})
+
+SINGULAR_NOUN_TAGS = frozenset({'NN', 'NNP'})
+PARTICIPLE_TAGS = frozenset({'VBG', 'VBN'})
+
+SUBJECT_DEPS = frozenset({'nsubj', 'nsubjpass'})
+OBJECT_DEPS = frozenset({'dobj', 'attr', 'oprd'})
+# A noun under one of these is the object, mis-attached ("pass me that mug": mug is ccomp).
+MISPARSED_OBJECT_DEPS = frozenset({'ccomp', 'xcomp', 'npadvmod', 'appos'})
+# Clauses that carry the actual request ("I need you to fetch", "go and get", "help me find").
+COMPLEMENT_DEPS = frozenset({'xcomp', 'ccomp', 'conj', 'advcl'})
+# Attachments after the object that can still describe it ("the cup on the left").
+MODIFIER_DEPS = frozenset({'prep', 'advmod'})
+# Prepositions that state where an object goes, never which object is meant.
+GOAL_PREPOSITIONS = frozenset({'to', 'into', 'onto', 'toward', 'towards'})
+# Caused-motion verbs: a phrase after their object is its destination ("put the apple next to
+# the bowl"), so it is left out of the referring expression. Base forms, as imperatives are.
+PLACEMENT_VERBS = frozenset({
+    'put', 'place', 'set', 'move', 'drop', 'throw', 'toss', 'lay', 'hang', 'insert', 'pour',
+    'stack', 'dump',
+})
+# Imperative verbs the small model mistags when they open a short command ("point at the cup"
+# as a noun, ASR-style "grab cup" as a name, "set the mug on the table" as past tense). Only
+# words that do not also head RefCOCO-style referring expressions are listed (not "hand",
+# "open", "place", "stack"), so plain expressions keep the paper's rule.
+COMMAND_VERBS = frozenset({
+    'approach', 'bring', 'carry', 'choose', 'drive', 'drop', 'fetch', 'find', 'follow', 'get',
+    'give', 'go', 'grab', 'grasp', 'highlight', 'hold', 'inspect', 'lift', 'locate', 'look',
+    'move', 'navigate', 'pass', 'pick', 'pickup', 'point', 'pour', 'put', 'reach', 'retrieve',
+    'search', 'segment', 'select', 'set', 'show', 'take', 'touch', 'walk',
+})
+# Prefixed to such a command to make its first word parse as the imperative verb it is.
+IMPERATIVE_CUE = 'please'
+
+
+def command_spans(doc: Doc, nlp: Language) -> Optional[Tuple[Span, Span]]:
+    """
+    Return the referring-expression and noun-phrase spans of a command or question.
+
+    None means a plain referring expression, left to the paper's rule. A command whose
+    opening verb the model mistags is parsed again by `nlp` behind an imperative cue; its
+    spans then lie one token to the right. A request that names no object ("pick it up")
+    keeps the whole text for both.
+    """
+    docs = [doc]
+    target = request_target(doc)
+    if target is None and doc[0].lower_ in COMMAND_VERBS:
+        docs.append(nlp(f'{IMPERATIVE_CUE} {doc.text}'))
+        target = request_target(docs[-1])
+    if target is not None:
+        return target_spans(target)
+    if any(map(has_request, docs)):
+        return doc[:], doc[:]
+    return None
+
+
+def request_target(doc: Doc) -> Optional[Token]:
+    """
+    Return the object a command or question is about, or None.
+
+    Sentences are tried from the last one back, so a trailing "thanks" or a leading
+    "hello robot." does not hide the request.
+    """
+    for root in reversed(roots(doc)):
+        target = find_target(root) if is_request(root) else None
+        if target is not None:
+            return target
+    return None
+
+
+def has_request(doc: Doc) -> bool:
+    """Tell whether some sentence is a command or question, even one naming no object."""
+    return any(map(is_request, roots(doc)))
+
+
+def is_request(root: Token) -> bool:
+    """
+    Tell commands and questions from plain expressions whose ROOT happens to be a verb.
+
+    Imperatives are base-form verbs; "the red mug left of the laptop" (past tense, a noun
+    subject) and "woman sitting" stay with the paper's rule. A present-tense verb counts when
+    its subject is "I", "we" or "you" ("I want the red apple"), or a singular noun it cannot
+    agree with, which is then a vocative ("robot go to the chair").
+    """
+    if is_copula(root):
+        return True
+    if root.pos_ != 'VERB':
+        return False
+    subjects = [c for c in root.children if c.dep_ in SUBJECT_DEPS]
+    return root.tag_ == 'VB' or any(
+        s.lower_ in REQUEST_SUBJECTS or (root.tag_ == 'VBP' and s.tag_ in SINGULAR_NOUN_TAGS)
+        for s in subjects)
+
+
+def find_target(root: Token) -> Optional[Token]:
+    """
+    Find the object the request is about, trying each kind of object over all its clauses.
+
+    A direct object wins over a prepositional one even in a later clause ("go to the kitchen
+    and get the cup"); the subject of a participle comes in between ("find the dog sitting on
+    the couch").
+    """
+    verbs = list(clause_verbs(root))
+    for finder in (direct_object, participle_subject, prepositional_object):
+        target = next((t for t in map(finder, verbs) if t is not None), None)
+        if target is not None:
+            return target
+    return None
+
+
+def clause_verbs(root: Token) -> Iterator[Token]:
+    """Yield ROOT, then the verbs of the clauses it governs, in reading order."""
+    yield root
+    for child in root.children:
+        if child.dep_ in COMPLEMENT_DEPS and child.pos_ in ('VERB', 'AUX'):
+            yield from clause_verbs(child)
+
+
+def direct_object(verb: Token) -> Optional[Token]:
+    """
+    Return the verb's nameable object, subject of a copula, or mis-attached noun.
+
+    Candidates asked about ("which one is the red block") yield to the ones that name the
+    object outright.
+    """
+    deps = OBJECT_DEPS | SUBJECT_DEPS if is_copula(verb) else OBJECT_DEPS
+    candidates = [c for c in verb.rights if c.dep_ in deps or (
+        c.dep_ in MISPARSED_OBJECT_DEPS and c.pos_ in ('NOUN', 'PROPN'))]
+    candidates += [c for c in verb.lefts if c.dep_ in deps]
+    candidates = [c for c in candidates if names_object(c)]
+    candidates.sort(key=lambda c: (is_wh(c), c.i))
+    return candidates[0] if candidates else None
+
+
+def participle_subject(verb: Token) -> Optional[Token]:
+    """Return the nameable subject of a participle clause ("the dog [sitting on the couch]")."""
+    if verb.tag_ not in PARTICIPLE_TAGS:
+        return None
+    return next((c for c in verb.lefts if c.dep_ in SUBJECT_DEPS and names_object(c)), None)
+
+
+def prepositional_object(verb: Token) -> Optional[Token]:
+    """
+    Return the object of "point at X", "move to X" or "go next to X".
+
+    A verb whose direct object is a pronoun ("put it in the bowl") has none, since X is where
+    the pronoun's referent goes; nor has a copula ("what is on the left of the bowl" is not
+    about the left).
+    """
+    if is_copula(verb) or has_pronoun_object(verb):
+        return None
+    for child in verb.rights:
+        if child.dep_ not in MODIFIER_DEPS:
+            continue
+        for prep in [child, *child.children]:
+            objects = [o for o in prep.children if o.dep_ == 'pobj' and names_object(o)]
+            if prep.dep_ == 'prep' and objects:
+                return objects[0]
+    return None
+
+
+def has_pronoun_object(verb: Token) -> bool:
+    """Detect "put it in ...": a direct object that is a pronoun other than the recipient."""
+    return any(c.dep_ == 'dobj' and c.pos_ == 'PRON' and c.lower_ not in RECIPIENTS
+               for c in verb.children)
+
+
+def target_spans(target: Token) -> Tuple[Span, Span]:
+    """
+    Return the referring-expression and noun-phrase spans for a request's target.
+
+    Some targets need their clause to say which object is meant: the wh-subject of a copula
+    ("which cup is red") and the subject of a participle ("find the dog sitting on the couch").
+    """
+    if needs_clause(target):
+        span = subtree_span(target.head)
+    else:
+        span = referring_span(target)
+    chunk = chunk_of(target)
+    return span, chunk if chunk is not None else span
+
+
+def needs_clause(target: Token) -> bool:
+    """Tell whether the target is a copula's wh-subject or a participle's subject."""
+    if is_copula(target.head):
+        return is_wh(target)
+    return target.dep_ in SUBJECT_DEPS
+
+
+def referring_span(target: Token) -> Span:
+    """
+    Return the target's subtree, extended by the descriptions that follow it.
+
+    The parser often hangs "on the left" or "next to the sink" on the verb instead of the
+    object; they still pick out which object is meant, except after a direct object where
+    they state a destination ("bring the cup to me", "put the apple next to the bowl").
+    """
+    span = subtree_span(target)
+    start, end = span.start, span.end
+    verb = target.head if target.dep_ != 'pobj' else target.head.head
+    for child in verb.rights:
+        if child.left_edge.i == end and describes_target(child, target, verb):
+            end = child.right_edge.i + 1
+    if is_placement(target, verb) and not any(map(is_locative, verb.rights)):
+        end = misattached_goal_start(target)
+    return target.doc[start:end]
+
+
+def describes_target(modifier: Token, target: Token, verb: Token) -> bool:
+    """Tell whether a phrase after the target describes it rather than its destination."""
+    if not is_locative(modifier) or target.dep_ != 'dobj':
+        return is_locative(modifier)
+    return verb.lower_ not in PLACEMENT_VERBS and modifier.lower_ not in GOAL_PREPOSITIONS
+
+
+def is_placement(target: Token, verb: Token) -> bool:
+    """Tell whether the target is the direct object of a caused-motion verb ("put X in Y")."""
+    return target.dep_ == 'dobj' and verb.lower_ in PLACEMENT_VERBS
+
+
+def misattached_goal_start(target: Token) -> int:
+    """
+    Return where the object's phrase ends once a trailing destination is cut off.
+
+    A caused-motion verb needs a destination; when the verb has none of its own, the parser
+    has hung it on the object ("place the red cube [in the box]"), and the object's last
+    prepositional phrase is that destination, not a description.
+    """
+    last = next(iter(reversed(list(target.rights))), None)
+    end = target.right_edge.i + 1
+    if last is None or last.dep_ != 'prep' or last.right_edge.i + 1 != end:
+        return end
+    return last.left_edge.i
+
+
+def is_locative(modifier: Token) -> bool:
+    """Tell whether a modifier is a prepositional phrase ("on the left", "next to the sink")."""
+    if modifier.dep_ == 'advmod':
+        return any(c.dep_ == 'prep' for c in modifier.children)
+    return modifier.dep_ == 'prep'
+
+
+def is_copula(token: Token) -> bool:
+    """Tell a copula ("where is the remote", "is there a mug") from a helping auxiliary."""
+    return token.pos_ == 'AUX' and token.dep_ != 'aux'
+
+
+def is_wh(token: Token) -> bool:
+    """Tell whether the speaker asks about this nominal ("which one", "what color")."""
+    return token.tag_ in WH_TAGS or any(c.tag_ in WH_TAGS for c in token.lefts)
+
+
+def names_object(token: Token) -> bool:
+    """Tell whether the token can head a phrase naming an object (not "it", "me", "that")."""
+    return token.pos_ in NAMING_POS and token.tag_ not in WH_TAGS
+
+
+def roots(doc: Doc) -> List[Token]:
+    """Return every token that is its own head: one per sentence spaCy finds."""
+    return [token for token in doc if token.head.i == token.i]
+
+
+def chunk_of(token: Token) -> Optional[Span]:
+    """Return the noun chunk that contains `token`, if any."""
+    return next((c for c in token.doc.noun_chunks if c.start <= token.i < c.end), None)
+
+
+def subtree_span(token: Token) -> Span:
+    """Return the contiguous span a token's subtree covers."""
+    return token.doc[token.left_edge.i:token.right_edge.i + 1]
