@@ -34,7 +34,7 @@ def masks():
 
 
 def reference_global(clip, image: torch.Tensor, mask: torch.Tensor, k: int) -> torch.Tensor:
-    """ALGORITHM.md read literally: one proposal, the whole ViT, masking before block >= k."""
+    """doc/method.md read literally: one proposal, the whole ViT, masking before block >= k."""
     visual = clip.model.visual
     grid = visual.grid_size[0]
     patch = SIZE // grid
@@ -56,6 +56,28 @@ def test_batched_global_features_equal_per_proposal_loop(encoder, tiny_clip, ima
         batched = encoder.global_features(normalized, masks, k)
         looped = torch.cat([reference_global(tiny_clip, normalized, m, k) for m in masks])
         torch.testing.assert_close(batched, looped, atol=1e-5, rtol=1e-5)
+
+
+@torch.inference_mode()
+def test_several_scenes_at_once_equal_one_scene_at_a_time(encoder, image, masks):
+    other = np.random.default_rng(4).integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
+    scenes = [encoder.normalize(image), encoder.normalize(other)]
+    groups = [masks[:3], masks[2:]]
+    batched = encoder.scene_global_features(
+        torch.cat([encoder.resize(scene) for scene in scenes]), torch.cat(groups), [3, 3], 2)
+    single = torch.cat([encoder.global_features(scene, group, 2)
+                        for scene, group in zip(scenes, groups)])
+    torch.testing.assert_close(batched, single, atol=1e-5, rtol=1e-5)
+
+
+def test_global_features_pass_gradients_to_every_vision_weight(encoder, tiny_clip, image, masks):
+    """The toy trainer learns through this same code: it must stay differentiable."""
+    features = encoder.scene_global_features(
+        encoder.resize(encoder.normalize(image)), masks, [len(masks)], 2)
+    weights = list(tiny_clip.model.visual.parameters())
+    gradients = torch.autograd.grad(features.square().sum(), weights, allow_unused=True)
+    for gradient in gradients:
+        assert gradient is not None and gradient.abs().sum() > 0
 
 
 @torch.inference_mode()

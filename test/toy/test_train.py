@@ -9,7 +9,7 @@ from zsris_ros.grounding import GroundingConfig
 from zsris_ros.grounding.models import load_clip
 from zsris_ros.grounding.visual import VisualEncoder
 from zsris_ros.toy.scenes import generate_scene
-from zsris_ros.toy.train import build_clip, make_batch, masked_views, MODEL_NAME, train
+from zsris_ros.toy.train import build_clip, make_batch, MODEL_NAME, train
 
 MAX_CHECKPOINT_BYTES = 20 * 1024 * 1024
 
@@ -52,25 +52,35 @@ def test_checkpoint_loads_through_the_grounding_config(trained):
 
 @torch.inference_mode()
 def test_training_views_are_the_grounding_views():
-    clip = build_clip(0)
-    encoder = VisualEncoder(clip, torch.device('cpu'))
+    encoder = VisualEncoder(build_clip(), torch.device('cpu'))
     seeds = range(5, 8)
     batch = make_batch(encoder, np.random.default_rng(0), seeds)
-    owners = torch.tensor(batch.owners)
-    views = masked_views(encoder, torch.cat(batch.scenes), torch.stack(batch.masks), owners,
-                         batch.block)
-    for index, seed in enumerate(seeds):
+    masks, crops = torch.stack(batch.masks), torch.cat(batch.crops)
+    views = encoder.scene_global_features(torch.cat(batch.scenes), masks, batch.counts,
+                                          batch.block)
+    start = 0
+    for seed, count in zip(seeds, batch.counts, strict=True):
         image = encoder.normalize(generate_scene(seed).image)
-        masks = torch.stack(batch.masks)[owners == index]
-        expected = encoder.global_features(image, masks, batch.block)
-        torch.testing.assert_close(views[owners == index], expected, atol=1e-5, rtol=1e-5)
-        crops = torch.cat([encoder.masked_crop(image, mask) for mask in masks])
-        torch.testing.assert_close(torch.cat(batch.crops)[owners == index], crops)
+        mine = slice(start, start + count)
+        expected = encoder.global_features(image, masks[mine], batch.block)
+        torch.testing.assert_close(views[mine], expected, atol=1e-5, rtol=1e-5)
+        expected = torch.cat([encoder.masked_crop(image, mask) for mask in masks[mine]])
+        torch.testing.assert_close(crops[mine], expected)
+        start += count
+    assert start == len(masks)
+
+
+def test_training_is_reproducible_with_two_threads(tmp_path):
+    runs = [tmp_path / 'a.pt', tmp_path / 'b.pt']
+    for out in runs:
+        train(out, steps=3, log_every=3, scenes_per_step=3, threads=2)
+    first, second = (torch.load(out, weights_only=True) for out in runs)
+    for name, value in first.items():
+        assert torch.equal(value, second[name]), name
 
 
 def test_every_view_has_a_true_caption():
-    clip = build_clip(0)
-    batch = make_batch(VisualEncoder(clip, torch.device('cpu')), np.random.default_rng(1),
+    batch = make_batch(VisualEncoder(build_clip(), torch.device('cpu')), np.random.default_rng(1),
                        range(20, 24))
     for subject in batch.subjects:
         assert any(claim.fits(subject) for claim in batch.captions.values()), subject

@@ -1,9 +1,11 @@
 """
-Global-Local visual features: one CLIP feature per mask proposal (ALGORITHM.md).
+Global-Local visual features: one CLIP feature per mask proposal (doc/method.md, "Visual side").
 
 Global context masks the patch tokens of the last ViT blocks with each proposal, so the
 class token sees the object inside its whole scene; local context encodes the masked crop.
 """
+
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -54,14 +56,29 @@ class VisualEncoder:
 
     def global_features(self, image: torch.Tensor, masks: torch.Tensor,
                         masking_block: int) -> torch.Tensor:
-        """Token masking: blocks before masking_block run once, the rest once per mask."""
+        """Token masking of one frame (3xHxW): one global feature per mask."""
+        return self.scene_global_features(self.resize(image), masks, [len(masks)],
+                                          masking_block)
+
+    def scene_global_features(self, scenes: torch.Tensor, masks: torch.Tensor,
+                              counts: Sequence[int], masking_block: int) -> torch.Tensor:
+        """
+        Token masking of several resized scenes at once; counts[i] masks lie on scenes[i].
+
+        Blocks before masking_block run once per scene, the rest once per mask. The grounding
+        passes one frame; the toy trainer passes many, as one call per frame would leave the
+        CPU idle between small matrix products, and needs gradients (so no inference_mode
+        here). Each scene's tokens are expanded rather than gathered: a gather's backward
+        accumulates in a thread-dependent order and would make training irreproducible.
+        """
         visual = self.clip.model.visual
         blocks = visual.transformer.resblocks
-        tokens = visual._embeds(self.resize(image))
+        tokens = visual._embeds(scenes)
         for block in blocks[:masking_block]:
             tokens = block(tokens)
+        tokens = torch.cat([scene.expand(count, -1, -1)
+                            for scene, count in zip(tokens.split(1), counts, strict=True)])
         weights = self.patch_weights(masks)
-        tokens = tokens.expand(len(masks), -1, -1)
         for block in blocks[masking_block:]:
             masked = tokens[:, 1:] * weights[..., None]
             tokens = block(torch.cat([tokens[:, :1], masked], dim=1))

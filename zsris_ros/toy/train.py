@@ -2,10 +2,10 @@
 Contrastive training of the toy CLIP on generated scenes, on CPU, in minutes.
 
 The images the model learns from are made by the grounding code itself: masked crops by
-`VisualEncoder.masked_crop` (the local view), token-masked scenes as
-`VisualEncoder.global_features` makes them (the global view; batched over scenes here, and a
-test checks the two agree) and whole scenes, with the model's own mean/std, so that training
-and grounding see identical inputs. Text is captions only ("a small red circle", "the red
+`VisualEncoder.masked_crop` (the local view), token-masked scenes by
+`VisualEncoder.scene_global_features` (the global view, several scenes per call) and whole
+scenes, with the model's own mean/std and the model `load_clip` builds, so that training and
+grounding see identical inputs. Text is captions only ("a small red circle", "the red
 circle", "a circle", the object list of a scene); no referring expression is ever trained on,
 so the evaluation stays zero-shot in the paper's sense. Bare table and slivers along object
 edges are captioned as the table, which teaches the model to leave such proposals alone.
@@ -21,12 +21,12 @@ import time
 
 import cv2
 import numpy as np
-import open_clip
 import torch
 import torch.nn.functional as F
 
 from .scenes import generate_scene, HEIGHT, SIZE_WORDS, ToyObject, WIDTH
-from ..grounding.models import ClipModel, MODEL_CONFIG_DIR
+from ..grounding.config import GroundingConfig
+from ..grounding.models import ClipModel, load_clip
 from ..grounding.visual import VisualEncoder
 
 MODEL_NAME = 'zsris-toy'
@@ -95,32 +95,33 @@ class Claim:
 
 @dataclass
 class Batch:
-    """One step's views and captions; masks[i] lies on scene owners[i]."""
+    """One step's views and captions; the masks come scene by scene, counts[i] of scene i."""
 
     block: int
     crops: list[torch.Tensor] = field(default_factory=list)
     scenes: list[torch.Tensor] = field(default_factory=list)
     masks: list[torch.Tensor] = field(default_factory=list)
-    owners: list[int] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
     subjects: list[Subject] = field(default_factory=list)
     captions: dict[str, Claim] = field(default_factory=dict)
 
 
-def build_clip(seed: int) -> ClipModel:
-    """Initialise a toy CLIP with exactly the preprocessing that `load_clip` gives it."""
-    open_clip.add_model_config(MODEL_CONFIG_DIR)
-    torch.manual_seed(seed)
-    model = open_clip.create_model(MODEL_NAME, pretrained=None)
-    preprocess = model.visual.preprocess_cfg
-    return ClipModel(model=model, tokenizer=open_clip.get_tokenizer(MODEL_NAME),
-                     image_size=model.visual.image_size[0], mean=tuple(preprocess['mean']),
-                     std=tuple(preprocess['std']))
+def build_clip() -> ClipModel:
+    """
+    Build the untrained toy CLIP exactly as the grounding loads it, preprocessing included.
+
+    `load_clip` with random weights starts from `RANDOM_INIT_SEED`, so every run starts
+    from the same weights; the training seed picks the scenes and captions.
+    """
+    config = GroundingConfig(clip_model=MODEL_NAME, clip_pretrained='none',
+                             masking_block=MASKING_BLOCK, device='cpu')
+    return load_clip(config, torch.device('cpu'))
 
 
 def train(out: Path, steps: int, seed: int = 0, log_every: int = 50,
           scenes_per_step: int = SCENES_PER_STEP, threads: int = THREADS) -> list[float]:
     """
-    Train for `steps` steps from seed `seed`, save float32 weights to `out`, return losses.
+    Train `steps` steps on the scenes of seed `seed`; save float32 weights, return losses.
 
     The shipped checkpoint uses the defaults. The smoke test takes fewer scenes per step and
     one thread: on a busy machine, two threads of tiny operations mostly wait for each other.
@@ -139,7 +140,7 @@ def train(out: Path, steps: int, seed: int = 0, log_every: int = 50,
 
 def _optimise(steps: int, seed: int, log_every: int,
               scenes_per_step: int) -> tuple[ClipModel, list[float]]:
-    clip = build_clip(seed)
+    clip = build_clip()
     encoder = VisualEncoder(clip, torch.device('cpu'))
     optimizer = torch.optim.AdamW(_parameter_groups(clip.model), lr=LEARNING_RATE)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _lr_factor(step, steps))
@@ -208,7 +209,7 @@ def make_batch(encoder: VisualEncoder, rng: np.random.Generator, seeds: range) -
             batch.crops.append(encoder.masked_crop(image, mask))
             batch.masks.append(mask)
             _add_caption(batch, rng, subject)
-        batch.owners += [index] * len(masks)
+        batch.counts.append(len(masks))
         batch.scenes.append(encoder.resize(image))
         batch.subjects += subjects
         batch.captions[_scene_caption(rng, scene.objects)] = Claim('scene', scene=index)
@@ -221,8 +222,8 @@ def batch_loss(clip: ClipModel, encoder: VisualEncoder, batch: Batch) -> torch.T
     scenes = torch.cat(batch.scenes)
     images = F.normalize(torch.cat([
         clip.model.encode_image(torch.cat(batch.crops)),
-        masked_views(encoder, scenes, torch.stack(batch.masks), torch.tensor(batch.owners),
-                     batch.block),
+        encoder.scene_global_features(scenes, torch.stack(batch.masks), batch.counts,
+                                      batch.block),
         clip.model.encode_image(scenes)]), dim=-1)
     captions = list(batch.captions)
     texts = F.normalize(clip.model.encode_text(clip.tokenizer(captions)), dim=-1)
@@ -234,28 +235,6 @@ def batch_loss(clip: ClipModel, encoder: VisualEncoder, batch: Batch) -> torch.T
     weights[views:2 * views] = MASKED_WEIGHT
     return 0.5 * (_positive_nll(logits, truth, weights)
                   + _positive_nll(logits.T, truth.T, torch.ones(len(captions))))
-
-
-def masked_views(encoder: VisualEncoder, scenes: torch.Tensor, masks: torch.Tensor,
-                 owners: torch.Tensor, block: int) -> torch.Tensor:
-    """
-    `VisualEncoder.global_features` batched over several scenes (masks[i] on owners[i]).
-
-    The grounding runs one frame at a time; training needs many frames per step, and one
-    call per frame leaves the CPU idle between small matrix products.
-    """
-    visual = encoder.clip.model.visual
-    blocks = visual.transformer.resblocks
-    tokens = visual._embeds(scenes)
-    for layer in blocks[:block]:
-        tokens = layer(tokens)
-    tokens = tokens[owners]
-    weights = encoder.patch_weights(masks)
-    for layer in blocks[block:]:
-        masked = tokens[:, 1:] * weights[..., None]
-        tokens = layer(torch.cat([tokens[:, :1], masked], dim=1))
-    pooled, _ = visual._pool(tokens)
-    return pooled @ visual.proj
 
 
 def _positive_nll(logits: torch.Tensor, truth: torch.Tensor,
@@ -330,7 +309,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', type=Path, required=True, help='checkpoint file to write')
     parser.add_argument('--steps', type=int, default=DEFAULT_STEPS, help='optimiser steps')
-    parser.add_argument('--seed', type=int, default=0, help='initialisation and data seed')
+    parser.add_argument('--seed', type=int, default=0, help='seed of the scenes and captions')
     parser.add_argument('--log-every', type=int, default=50, help='steps between log lines')
     args = parser.parse_args()
     train(args.out, args.steps, args.seed, args.log_every)
