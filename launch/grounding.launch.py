@@ -5,46 +5,60 @@ For example:
   ros2 launch zsris_ros grounding.launch.py image:=/camera/color/image_raw \
       command:=/speech/text depth:=/camera/aligned_depth_to_color/image_raw \
       camera_info:=/camera/color/camera_info namespace:=zsris device:=cuda
+
+The parameter file sets every parameter; model_preset and device may also be given as launch
+arguments, and then (only then) they override the file.
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, GroupAction
+from launch.conditions import LaunchConfigurationNotEquals
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
+from launch_ros.actions import Node, SetParameter, SetParametersFromFile
 from launch_ros.substitutions import FindPackageShare
 
-#: (name, default, description, choices) of every launch argument.
+from zsris_ros.ros.settings import parameter_rows
+
+#: (name, default, description) of the topic and file arguments.
 ARGUMENTS = [
-    ('namespace', '', 'Namespace of the node and of its output topics', None),
+    ('namespace', '', 'Namespace of the node and of its output topics'),
     ('image', 'image', 'Colour image topic (sensor_msgs/Image); <image>/compressed is also '
-     'subscribed', None),
-    ('command', 'command', 'Language command topic (std_msgs/String)', None),
-    ('depth', 'depth', 'Depth image aligned to the colour image (16UC1 mm or 32FC1 m)', None),
-    ('camera_info', 'camera_info', 'CameraInfo of the colour camera (for the 3-D point)',
-     None),
+     'subscribed'),
+    ('command', 'command', 'Language command topic (std_msgs/String)'),
+    ('depth', 'depth', 'Depth image aligned to the colour image (16UC1 mm or 32FC1 m)'),
+    ('camera_info', 'camera_info', 'CameraInfo of the colour camera (for the 3-D point)'),
     ('params_file', PathJoinSubstitution([FindPackageShare('zsris_ros'), 'config',
-                                          'grounding.yaml']),
-     'Parameter file of the node', None),
-    ('model_preset', 'real', 'Model bundle: real (SAM + CLIP ViT-B/32) or tiny (tests only)',
-     ['real', 'tiny']),
-    ('device', 'auto', 'Torch device', ['auto', 'cpu', 'cuda']),
+                                          'grounding.yaml']), 'Parameter file of the node'),
 ]
+#: Node parameters that are also launch arguments; empty means "as the parameter file says".
+PARAMETER_ARGUMENTS = ('model_preset', 'device')
+
+
+def parameter_argument(name: str) -> DeclareLaunchArgument:
+    """Declare a launch argument for a node parameter, described and bounded as the node is."""
+    row = next(row for row in parameter_rows() if row.name == name)
+    return DeclareLaunchArgument(
+        name, default_value='', choices=['', *row.choices],
+        description=f'{row.description}. Empty: as the parameter file says')
+
+
+def parameter_override(name: str) -> SetParameter:
+    """Pass a parameter argument to the node only when it was given."""
+    return SetParameter(name=name, value=LaunchConfiguration(name),
+                        condition=LaunchConfigurationNotEquals(name, ''))
 
 
 def generate_launch_description() -> LaunchDescription:
     """One grounding node, its topics remapped from the launch arguments."""
-    arguments = [DeclareLaunchArgument(name, default_value=default, description=description,
-                                       **({'choices': choices} if choices else {}))
-                 for name, default, description, choices in ARGUMENTS]
+    arguments = [DeclareLaunchArgument(name, default_value=default, description=description)
+                 for name, default, description in ARGUMENTS]
+    arguments += [parameter_argument(name) for name in PARAMETER_ARGUMENTS]
     image = LaunchConfiguration('image')
     node = Node(
         package='zsris_ros',
         executable='grounding_node',
         name='grounding_node',
         namespace=LaunchConfiguration('namespace'),
-        parameters=[LaunchConfiguration('params_file'),
-                    {'model_preset': LaunchConfiguration('model_preset'),
-                     'device': LaunchConfiguration('device')}],
         remappings=[
             ('image', image),
             ('image/compressed', [image, '/compressed']),
@@ -55,4 +69,11 @@ def generate_launch_description() -> LaunchDescription:
         output='screen',
         emulate_tty=True,
     )
-    return LaunchDescription([*arguments, node])
+    # The file, then the given arguments, reach the node in that order (later wins); the
+    # scoped group keeps both from leaking into a launch file that includes this one.
+    group = GroupAction(scoped=True, actions=[
+        SetParametersFromFile(LaunchConfiguration('params_file')),
+        *(parameter_override(name) for name in PARAMETER_ARGUMENTS),
+        node,
+    ])
+    return LaunchDescription([*arguments, group])

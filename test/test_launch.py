@@ -8,7 +8,6 @@ with this package installed into it as `colcon build` lays it out. The node's ow
 registries; if they cannot be reached the tests fail, they never skip.
 """
 
-import ast
 import fcntl
 import json
 import os
@@ -43,88 +42,9 @@ ARGUMENTS = {'namespace', 'image', 'command', 'depth', 'camera_info', 'params_fi
              'model_preset', 'device'}
 NAMESPACE = 'launchtest'
 IMAGE_TOPIC, COMMAND_TOPIC = '/cam/image_raw', '/speech/text'
-LAUNCH_ARGUMENTS = ['model_preset:=tiny', 'device:=cpu', f'namespace:={NAMESPACE}',
-                    f'image:={IMAGE_TOPIC}', f'command:={COMMAND_TOPIC}']
+#: What the user's parameter file changes from the shipped one; no launch argument repeats it.
+USER_PARAMETERS = {'model_preset': 'tiny', 'device': 'cpu', 'v': 0.5}
 COMMAND = 'the red mug on the left'
-
-
-# Static checks: the launch file read with `ast` (launch and launch_ros are not in this venv).
-
-def _literal(node: ast.AST | None):
-    return node.value if isinstance(node, ast.Constant) else None
-
-
-def _keywords(call: ast.Call) -> dict[str, ast.AST]:
-    return {k.arg: k.value for k in call.keywords if k.arg}
-
-
-def _calls(tree: ast.AST, name: str) -> list[ast.Call]:
-    return [node for node in ast.walk(tree) if isinstance(node, ast.Call)
-            and (getattr(node.func, 'id', None) == name
-                 or getattr(node.func, 'attr', None) == name)]
-
-
-def _loop_rows(tree: ast.Module, call: ast.Call, variable: str) -> tuple[list, int]:
-    """Rows of the module-level table a loop around `call` unpacks, and `variable`'s column."""
-    tables = {target.id: statement.value for statement in tree.body
-              if isinstance(statement, (ast.Assign, ast.AnnAssign))
-              for target in (statement.targets if isinstance(statement, ast.Assign)
-                             else [statement.target])
-              if isinstance(target, ast.Name)}
-    for loop in ast.walk(tree):
-        pairs = ([(g.target, g.iter) for g in loop.generators] if hasattr(loop, 'generators')
-                 else [(loop.target, loop.iter)] if isinstance(loop, ast.For) else [])
-        if call not in ast.walk(loop):
-            continue
-        for target, iterated in pairs:
-            names = [getattr(e, 'id', None) for e in getattr(target, 'elts', [])]
-            if variable in names and isinstance(iterated, ast.Name):
-                return tables[iterated.id].elts, names.index(variable)
-    raise AssertionError(f'cannot resolve {variable!r} of a DeclareLaunchArgument')
-
-
-def launch_arguments(tree: ast.Module) -> dict[str, str | None]:
-    """Name -> description of every DeclareLaunchArgument, literal or from a table looped over."""
-    found = {}
-    for call in _calls(tree, 'DeclareLaunchArgument'):
-        keywords = _keywords(call)
-        name = call.args[0] if call.args else keywords['name']
-        description = keywords.get('description')
-        if isinstance(name, ast.Constant):
-            found[name.value] = _literal(description)
-            continue
-        rows, name_column = _loop_rows(tree, call, name.id)
-        if isinstance(description, ast.Name):
-            _, description_column = _loop_rows(tree, call, description.id)
-            for row in rows:
-                found[row.elts[name_column].value] = _literal(row.elts[description_column])
-        else:
-            for row in rows:
-                found[row.elts[name_column].value] = _literal(description)
-    return found
-
-
-@pytest.fixture(scope='module')
-def launch_tree() -> ast.Module:
-    return ast.parse(LAUNCH_FILE.read_text(), str(LAUNCH_FILE))
-
-
-def test_declares_exactly_the_documented_arguments(launch_tree):
-    arguments = launch_arguments(launch_tree)
-    assert set(arguments) == ARGUMENTS
-    undocumented = [name for name, text in arguments.items() if not (text or '').strip()]
-    assert not undocumented, f'launch arguments without a description: {undocumented}'
-
-
-def test_starts_the_grounding_node_of_this_package(launch_tree):
-    nodes = [_keywords(call) for call in _calls(launch_tree, 'Node')]
-    assert len(nodes) == 1
-    assert _literal(nodes[0].get('package')) == 'zsris_ros'
-    assert _literal(nodes[0].get('executable')) == 'grounding_node'
-    setup = ast.parse((REPO / 'setup.py').read_text())
-    scripts = [_literal(e) for e in ast.walk(setup) if isinstance(_literal(e), str)]
-    assert any(s.replace(' ', '').startswith('grounding_node=') for s in scripts), (
-        'setup.py has no grounding_node console script')
 
 
 # The real launch.
@@ -223,15 +143,17 @@ def _process_group(group: int) -> dict[int, str]:
 class Launch:
     """`ros2 launch zsris_ros grounding.launch.py ...` in the background, in its own group."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, arguments: list[str],
+                 namespace: str = NAMESPACE) -> None:
         self.log = log
+        self.namespace = namespace
         self.started = time.monotonic()
         with open(log, 'w') as out:
             # A background process may start with SIGINT ignored; env puts it back to default,
             # so SIGINT reaches ros2 launch (SIGTERM alone would orphan the node).
             self.process = subprocess.Popen(
                 ['env', '--default-signal=INT', 'ros2', 'launch', 'zsris_ros',
-                 'grounding.launch.py', *LAUNCH_ARGUMENTS],
+                 'grounding.launch.py', f'namespace:={namespace}', *arguments],
                 env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True)
 
@@ -245,7 +167,7 @@ class Launch:
     def nodes(self) -> list[int]:
         """List the grounding nodes of this launch (its group, its namespace)."""
         return [pid for pid, command in _process_group(self.process.pid).items()
-                if 'grounding_node' in command and f'__ns:=/{NAMESPACE}' in command]
+                if 'grounding_node' in command and f'__ns:=/{self.namespace}' in command]
 
     def interrupt(self, timeout: float) -> int | None:
         if self.process.poll() is None:
@@ -264,12 +186,38 @@ class Launch:
 
 
 @pytest.fixture(scope='module')
-def launch(ros_env, tmp_path_factory):
-    running = Launch(ros_env, tmp_path_factory.mktemp('launch') / 'ros2_launch.log')
-    yield running
+def user_params_file(tmp_path_factory) -> Path:
+    """Write the shipped parameter file as a user edits it: another preset, device and v."""
+    import yaml
+    shipped = yaml.safe_load((REPO / 'config' / 'grounding.yaml').read_text())
+    shipped['/**']['ros__parameters'].update(USER_PARAMETERS)
+    path = tmp_path_factory.mktemp('params') / 'my_grounding.yaml'
+    path.write_text(yaml.safe_dump(shipped))
+    return path
+
+
+def _stop(running: Launch) -> None:
     if running.process.poll() is None or running.group():
         running.interrupt(20)
         running.kill_group()
+
+
+@pytest.fixture(scope='module')
+def launch(ros_env, tmp_path_factory, user_params_file):
+    """Run the launch as a user does: remapped topics, a parameter file, no model arguments."""
+    running = Launch(ros_env, tmp_path_factory.mktemp('launch') / 'ros2_launch.log',
+                     [f'params_file:={user_params_file}', f'image:={IMAGE_TOPIC}',
+                      f'command:={COMMAND_TOPIC}'])
+    yield running
+    _stop(running)
+
+
+def _get_parameter(ros_env: dict[str, str], namespace: str, name: str) -> str:
+    # --no-daemon: no ros2 daemon outlives the test; --timeout: discovery under load is slow.
+    done = _run(['ros2', 'param', 'get', '--no-daemon', '--spin-time', '2', '--timeout', '30',
+                 f'/{namespace}/grounding_node', name], 90, env=ros_env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout.strip()
 
 
 @pytest.fixture(scope='module')
@@ -306,12 +254,21 @@ def _spin_until(executor: SingleThreadedExecutor, done, timeout: float, every=No
     return done()
 
 
-def test_show_args_imports_the_installed_launch_file(ros_env):
+def test_show_args_lists_every_argument_with_its_choices(ros_env):
+    from zsris_ros.ros.settings import parameter_rows
+
     done = _run(['ros2', 'launch', '--show-args', 'zsris_ros', 'grounding.launch.py'], 120,
                 env=ros_env)
     assert done.returncode == 0, done.stdout + done.stderr
-    for name in ARGUMENTS:
-        assert f"'{name}':" in done.stdout, done.stdout
+    shown = done.stdout.split("\n    '")
+    arguments = {block.split("':", 1)[0].strip(" '"): block for block in shown[1:]}
+    assert set(arguments) == ARGUMENTS, done.stdout
+    for name, block in arguments.items():
+        assert block.split(':', 1)[1].strip(), f'launch argument {name} has no description'
+    rows = {row.name: row for row in parameter_rows()}
+    for name in ('model_preset', 'device'):
+        for choice in rows[name].choices:
+            assert f"'{choice}'" in arguments[name], (name, choice, arguments[name])
 
 
 def test_command_on_remapped_topics_gets_a_result(launch, probe):
@@ -353,12 +310,10 @@ def test_command_on_remapped_topics_gets_a_result(launch, probe):
     assert len(results) == 1, results
 
 
-def test_parameter_reaches_the_node(launch, ros_env):
-    # --no-daemon: no ros2 daemon outlives the test; --timeout: discovery under load is slow.
-    done = _run(['ros2', 'param', 'get', '--no-daemon', '--spin-time', '2', '--timeout', '30',
-                 f'/{NAMESPACE}/grounding_node', 'model_preset'], 90, env=ros_env)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.strip() == 'String value is: tiny'
+def test_the_parameter_file_is_respected(launch, ros_env):
+    assert _get_parameter(ros_env, NAMESPACE, 'model_preset') == 'String value is: tiny'
+    assert _get_parameter(ros_env, NAMESPACE, 'device') == 'String value is: cpu'
+    assert _get_parameter(ros_env, NAMESPACE, 'v') == 'Double value is: 0.5'
 
 
 def test_sigint_stops_the_launch_and_its_node(launch):
@@ -373,3 +328,15 @@ def test_sigint_stops_the_launch_and_its_node(launch):
     assert not any(Path(f'/proc/{pid}').exists() for pid in nodes)
     assert code == 0, f'ros2 launch exited with {code}:\n{launch.output()}'
     assert 'process has finished cleanly' in launch.output(), launch.output()
+
+
+def test_a_given_argument_overrides_the_parameter_file(ros_env, tmp_path, user_params_file):
+    running = Launch(ros_env, tmp_path / 'ros2_launch.log',
+                     [f'params_file:={user_params_file}', 'model_preset:=toy'],
+                     namespace='launchoverride')
+    try:
+        assert _get_parameter(ros_env, 'launchoverride', 'model_preset') == (
+            'String value is: toy'), running.output()
+        assert _get_parameter(ros_env, 'launchoverride', 'device') == 'String value is: cpu'
+    finally:
+        _stop(running)

@@ -10,7 +10,9 @@ from rclpy.context import Context
 from rclpy.node import Node
 import yaml
 
+from zsris_ros.grounding.config import GroundingConfig, preset_fields
 from zsris_ros.ros.parameters import declare_parameters, split_values, to_settings_names
+from zsris_ros.ros.settings import ROS_NAMES
 from zsris_ros.tools.parameter_table import render_markdown, render_yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,22 +28,33 @@ YAML_TYPES = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_I
               float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING}
 
 
+#: A parameter line, set or left to the preset (commented out); descriptions start upper-case.
+PARAMETER_LINE = re.compile(r' {4}(# )?([a-z][a-z0-9_]*): (.*)')
+
+
 def yaml_values() -> dict:
     """Read the parameter values of the file as ROS does (`/**` matches every node)."""
     return yaml.safe_load(PARAMS_FILE.read_text())['/**']['ros__parameters']
+
+
+def commented_values() -> dict:
+    """Read the parameters the file leaves to the preset, with the value shown for them."""
+    return {key.group(2): yaml.safe_load(key.group(3))
+            for key in map(PARAMETER_LINE.fullmatch, PARAMS_FILE.read_text().splitlines())
+            if key and key.group(1)}
 
 
 def yaml_comments() -> dict[str, str]:
     """Each parameter's comment line in the file (the line right above it)."""
     comments, last = {}, None
     for line in PARAMS_FILE.read_text().splitlines():
+        key = PARAMETER_LINE.fullmatch(line)
         comment = re.fullmatch(r' {4}# (.*)', line)
-        key = re.fullmatch(r' {4}(\w+): .*', line)
-        if comment:
+        if key:
+            assert last is not None, f'{key.group(2)} has no comment line above it'
+            comments[key.group(2)], last = last, None
+        elif comment:
             last = comment.group(1)
-        elif key:
-            assert last is not None, f'{key.group(1)} has no comment line above it'
-            comments[key.group(1)], last = last, None
     return comments
 
 
@@ -74,15 +87,17 @@ def test_file_is_generated_from_the_settings():
 
 
 def test_file_names_exactly_the_declared_parameters(declared):
-    names = set(yaml_values())
+    names = set(yaml_values()) | set(commented_values())
     assert not names - declared, f'in the YAML but not declared by the node: {names - declared}'
     assert not declared - names, f'declared by the node but not in the YAML: {declared - names}'
-    assert list(yaml_values()) == list(yaml_comments())
+    assert set(yaml_values()).isdisjoint(commented_values())
+    assert set(commented_values()) == {ROS_NAMES.get(n, n) for n in preset_fields()}
+    assert sorted(names) == sorted(yaml_comments())
 
 
 def test_file_values_reach_the_node_with_their_types(node, declared):
     """The file's values are what the node ends up with (rcl parsed the file, types agree)."""
-    values = yaml_values()
+    values = {**yaml_values(), **commented_values()}
     for name in declared:
         parameter = node.get_parameter(name)
         assert parameter.value == values[name], name
@@ -112,6 +127,26 @@ def test_descriptors_match_the_file_comments(node, declared):
         elif text is not None:
             assert descriptor.description.endswith(f' (one of: {text})'), (
                 f'{name}: choices {text!r} in the YAML, description {descriptor.description!r}')
+
+
+def test_a_user_file_that_changes_the_preset_gets_the_whole_preset(tmp_path):
+    """The shipped file with only model_preset edited: every preset setting follows it."""
+    edited = PARAMS_FILE.read_text().replace('model_preset: real', 'model_preset: tiny')
+    path = tmp_path / 'mine.yaml'
+    path.write_text(edited)
+    context = Context()
+    rclpy.init(context=context, args=['--ros-args', '--params-file', str(path),
+                                      '-p', 'v:=0.25'])
+    node = Node('grounding_node', context=context)
+    try:
+        config, _ = declare_parameters(node)
+    finally:
+        node.destroy_node()
+        rclpy.shutdown(context=context)
+    tiny = GroundingConfig(preset='tiny')
+    for name in preset_fields() - {'v'}:
+        assert getattr(config, name) == getattr(tiny, name), name
+    assert config.v == 0.25
 
 
 def test_file_values_are_valid_settings():

@@ -3,7 +3,8 @@
 from pydantic import ValidationError
 import pytest
 
-from zsris_ros.grounding.config import GroundingConfig, restart_fields
+from zsris_ros.grounding.config import (fields_where, GroundingConfig, restart_fields,
+                                        setting_kind)
 from zsris_ros.tools.cli import build_parser, config_from_args
 
 
@@ -38,3 +39,24 @@ def test_cli_has_an_option_per_setting_and_passes_only_given_ones():
                                       '--masking-block', '1'])
     config = config_from_args(args)
     assert (config.v, config.masking_block, config.clip_model) == (0.85, 1, 'zsris-tiny')
+
+
+def test_every_setting_says_what_it_is():
+    for name, field in GroundingConfig.model_fields.items():
+        assert set(setting_kind(field)) == {'restart', 'frame_key', 'changes_answers'}, name
+
+
+def test_the_frame_cache_key_follows_every_frame_setting():
+    base = GroundingConfig(preset='tiny')
+    frame_settings = fields_where(GroundingConfig, 'frame_key')
+    assert {'points_per_side', 'v', 'masking_block', 'preprocessing', 'felz_scale'} <= (
+        frame_settings)
+    for name in GroundingConfig.model_fields:
+        field = GroundingConfig.model_fields[name]
+        if name in restart_fields() or field.annotation not in (int, float):
+            continue
+        low = next(item.ge for item in field.metadata if hasattr(item, 'ge'))
+        changed = base.model_copy(update={name: field.annotation(low)})
+        if getattr(changed, name) == getattr(base, name):
+            changed = base.model_copy(update={name: field.annotation(low + 1)})
+        assert (changed.frame_key() != base.frame_key()) == (name in frame_settings), name

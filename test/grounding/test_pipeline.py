@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from zsris_ros.grounding import GroundingConfig, ImageInputError, ModelConfigError
 from zsris_ros.grounding.result import RANDOM_WEIGHTS_WARNING
-from zsris_ros.tools.ground import read_rgb
+from zsris_ros.image_io import read_rgb
 
 TEXTS = ['the red mug on the left', 'pick up the blue box', 'where is the yellow ball']
 
@@ -28,7 +28,7 @@ def test_ground_many_matches_ground_one_by_one(tiny_pipeline, image):
 
 
 def test_score_is_the_cosine_of_the_mixed_features(tiny_pipeline, image):
-    """Recompute the winning score from the public encoders, as ALGORITHM.md defines it."""
+    """Recompute the winning score from the public encoders (doc/method.md, "Scoring")."""
     config = tiny_pipeline.config
     result = tiny_pipeline.ground(image, 'the red mug on the left')
     masks = tiny_pipeline.proposer.propose(image, config)
@@ -129,3 +129,36 @@ def test_cuda_out_of_memory_twice_is_reported(tiny_pipeline, image, monkeypatch)
     monkeypatch.setattr(tiny_pipeline.proposer, 'propose', always_out_of_memory)
     with pytest.raises(torch.cuda.OutOfMemoryError):
         tiny_pipeline.ground(image, 'the red mug')
+
+
+def test_frame_cache_keeps_only_the_newest_frames(tiny_pipeline, image):
+    size = tiny_pipeline.config.frame_cache_size
+    for frame in range(size + 2):
+        tiny_pipeline.ground_many(image, ['the red mug'], frame_key=('evict', frame))
+    newest = tiny_pipeline.ground_many(image, ['the red mug'], frame_key=('evict', size + 1))[0]
+    assert newest.timings_ms['visual'] == 0.0
+    evicted = tiny_pipeline.ground_many(image, ['the red mug'], frame_key=('evict', 0))[0]
+    assert evicted.timings_ms['visual'] > 0.0, 'the oldest frame should have been evicted'
+    assert len(tiny_pipeline._frames) <= size
+
+
+def test_a_preprocessing_change_swaps_the_encoder_and_misses_the_cache(tiny_pipeline, image):
+    before = tiny_pipeline.ground_many(image, ['the red mug'], frame_key=('prep', 1))[0]
+    encoder = tiny_pipeline.visual
+    tiny_pipeline.update(preprocessing='reference')
+    try:
+        reference = tiny_pipeline.ground_many(image, ['the red mug'], frame_key=('prep', 1))[0]
+        assert tiny_pipeline.visual is not encoder
+    finally:
+        tiny_pipeline.update(preprocessing='clip')
+    again = tiny_pipeline.ground_many(image, ['the red mug'], frame_key=('prep', 1))[0]
+    assert reference.timings_ms['visual'] > 0.0
+    assert reference.score != pytest.approx(before.score, abs=1e-6)
+    assert again.score == pytest.approx(before.score, abs=1e-6)
+
+
+def test_reconfigure_checks_before_changing_anything(tiny_pipeline):
+    config = tiny_pipeline.config
+    with pytest.raises(ModelConfigError, match='vision depth'):
+        tiny_pipeline.reconfigure(config.model_copy(update={'masking_block': 50, 'v': 0.1}))
+    assert tiny_pipeline.config is config

@@ -7,7 +7,7 @@ import torch
 from zsris_ros.grounding import GroundingConfig
 from zsris_ros.grounding.models import load_sam
 from zsris_ros.grounding.proposals import SamProposer, StockSamProposer
-from zsris_ros.tools.ground import read_rgb
+from zsris_ros.image_io import read_rgb
 
 
 @pytest.fixture(scope='module')

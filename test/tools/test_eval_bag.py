@@ -92,7 +92,7 @@ def test_compressed_frames_use_the_node_conversion(tmp_path):
 
 
 @pytest.mark.parametrize('storage', STORAGES)
-def test_eval_bag_end_to_end(tmp_path, shared_pipeline, storage, capsys):
+def test_eval_bag_end_to_end(tmp_path, storage, capsys):
     bag = write_events(tmp_path / 'bag', storage, timeline())
     out = tmp_path / 'run'
     assert eval_bag(bag, out, '--next-frame-timeout', '0.05', '--overlays') == 0
@@ -122,7 +122,7 @@ def test_eval_bag_end_to_end(tmp_path, shared_pipeline, storage, capsys):
     assert overlays == ['000001.png', '000002.png', '000003.png', '000004.png']
 
 
-def test_interrupted_run_resumes_without_losing_or_repeating_lines(tmp_path, shared_pipeline,
+def test_interrupted_run_resumes_without_losing_or_repeating_lines(tmp_path,
                                                                    capsys):
     bag = write_events(tmp_path / 'bag', 'mcap', timeline())
     out = tmp_path / 'run'
@@ -144,7 +144,7 @@ def test_interrupted_run_resumes_without_losing_or_repeating_lines(tmp_path, sha
     assert 'other settings (v)' in error and 'Traceback' not in error
 
 
-def test_truth_from_a_json_file(tmp_path, shared_pipeline):
+def test_truth_from_a_json_file(tmp_path):
     bag = write_events(tmp_path / 'bag', 'sqlite3', timeline())
     cv2.imwrite(str(tmp_path / 'one.png'), square_mask())
     cv2.imwrite(str(tmp_path / 'three.png'), square_mask(box=(0, 0, 48, 64)))
@@ -184,7 +184,7 @@ def test_truncated_bag_is_one_line_and_exit_2(tmp_path, capsys, storage, suffix)
     assert line.startswith('zsris: error: cannot open bag') and str(bag) in line
 
 
-def test_a_read_error_midway_keeps_the_finished_lines(tmp_path, shared_pipeline, monkeypatch,
+def test_a_read_error_midway_keeps_the_finished_lines(tmp_path, monkeypatch,
                                                       capsys):
     bag = write_events(tmp_path / 'bag', 'mcap', timeline())
     readable = AnyReader.messages

@@ -74,7 +74,7 @@ def eval_refer(root, out, *options):
                      '--preset', 'tiny', '--device', 'cpu', '--out', str(out), *options])
 
 
-def test_eval_refer_scores_every_sentence_of_the_split(tmp_path, shared_pipeline, capsys):
+def test_eval_refer_scores_every_sentence_of_the_split(tmp_path, capsys):
     root, out = make_refer(tmp_path / 'refer'), tmp_path / 'run'
     assert eval_refer(root, out, '--split', 'val', '--overlays') == 0
     assert capsys.readouterr().out.startswith('n=3 scored=3 ')
@@ -94,7 +94,7 @@ def test_eval_refer_scores_every_sentence_of_the_split(tmp_path, shared_pipeline
     assert len(list((out / 'overlays').iterdir())) == 3
 
 
-def test_refcocog_defaults_to_the_papers_v(tmp_path, shared_pipeline):
+def test_refcocog_defaults_to_the_papers_v(tmp_path):
     root = make_refer(tmp_path / 'refer')
     (root / 'refcoco').rename(root / 'refcocog')
     (root / 'refcocog' / 'refs(unc).p').rename(root / 'refcocog' / 'refs(umd).p')
@@ -104,6 +104,17 @@ def test_refcocog_defaults_to_the_papers_v(tmp_path, shared_pipeline):
                      str(out)]) == 0
     settings = json.loads((out / 'run.json').read_text())
     assert settings['v'] == 0.85 and settings['split_by'] == 'umd'
+
+
+def test_a_preset_that_sets_v_keeps_it_and_an_explicit_v_wins(tmp_path):
+    root = make_refer(tmp_path / 'refer')
+    common = ['eval', 'refer', '--root', str(root), '--dataset', 'refcoco', '--split', 'val',
+              '--limit', '1', '--device', 'cpu']
+    assert cli.main([*common, '--preset', 'toy', '--out', str(tmp_path / 'toy')]) == 0
+    assert cli.main([*common, '--preset', 'tiny', '--v', '0.3', '--out',
+                     str(tmp_path / 'given')]) == 0
+    assert json.loads((tmp_path / 'toy' / 'run.json').read_text())['v'] == 0.5
+    assert json.loads((tmp_path / 'given' / 'run.json').read_text())['v'] == 0.3
 
 
 def test_split_membership_follows_refer():
@@ -132,7 +143,7 @@ def test_rle_and_polygon_targets(tmp_path):
     assert triangle[10, 10] and not triangle[40, 5] and triangle.sum() == 630   # pycocotools
 
 
-def test_missing_image_is_a_per_expression_error(tmp_path, shared_pipeline):
+def test_missing_image_is_a_per_expression_error(tmp_path):
     root, out = make_refer(tmp_path / 'refer'), tmp_path / 'run'
     (root / 'images/mscoco/images/train2014/COCO_train2014_000000000002.jpg').unlink()
     assert eval_refer(root, out, '--split', 'val') == 0
@@ -155,7 +166,7 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path):
         load_split(root, 'refcoco', 'val', 'unc')
 
 
-def test_refer_bag_replays_to_the_same_scores(tmp_path, shared_pipeline):
+def test_refer_bag_replays_to_the_same_scores(tmp_path):
     """The same images, sentences and masks through a bag give the same answers."""
     root = make_refer(tmp_path / 'refer')
     assert cli.main(['bag', 'from-refer', '--root', str(root), '--dataset', 'refcoco',

@@ -1,18 +1,45 @@
 """
 The one home of every setting: models, method knobs and proposal settings.
 
-The CLI options, the ROS parameters (with their descriptors and ranges) and
-``config/grounding.yaml`` are all generated from or checked against this model, so a
-default cannot drift between them.
+Each field says once what it is: its default, range and description, whether it needs a model
+reload (`restart`), whether the proposals and visual features of a frame depend on it
+(`frame_key`, so the frame cache keys on it) and whether it can change an answer
+(`changes_answers`, so an evaluation run refuses to resume under a different value). The CLI
+options, the ROS parameters and their descriptors, ``config/grounding.yaml``, the README table
+and the launch file's choices are all derived from these fields.
 """
 
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.fields import FieldInfo
 
-#: Settings that only take effect when the models are (re)loaded.
-RESTART = {'read_only': True}
+
+def setting(default: Any, description: str, *, restart: bool = False, frame_key: bool = True,
+            changes_answers: bool = True, **constraints: Any) -> Any:
+    """
+    Declare one setting with what it is, beside its default and bounds.
+
+    frame_key defaults to True: a new proposal or feature setting that forgets to say so
+    must make the frame cache miss, never serve stale features. Restart settings rebuild
+    the pipeline and its cache, so the flag does not matter for them.
+    """
+    kind = {'restart': restart, 'frame_key': frame_key and not restart,
+            'changes_answers': changes_answers}
+    return Field(default, description=description, json_schema_extra=kind, **constraints)
+
+
+def setting_kind(field: FieldInfo) -> dict[str, bool]:
+    """Return the restart / frame_key / changes_answers flags of a field from setting()."""
+    return dict(field.json_schema_extra or {})
+
+
+def fields_where(model: type[BaseModel], flag: str, value: bool = True) -> set[str]:
+    """Names of the model's settings whose flag has the given value."""
+    return {name for name, field in model.model_fields.items()
+            if setting_kind(field).get(flag) == value}
+
 
 #: The toy-world CLIP trained by `zsris toy train`, shipped with the package.
 TOY_CHECKPOINT = str(Path(__file__).resolve().parents[1] / 'data' / 'toy_clip.pt')
@@ -58,87 +85,90 @@ class GroundingConfig(BaseModel):
 
     model_config = ConfigDict(extra='forbid', validate_assignment=True, frozen=False)
 
-    preset: Literal['real', 'toy', 'tiny'] = Field(
+    preset: Literal['real', 'toy', 'tiny'] = setting(
         'real', description='Bundle of model defaults: real (SAM ViT-B + CLIP ViT-B/32), toy '
         '(CLIP trained on toy scenes + Felzenszwalb proposals, offline) or tiny (random '
-        'weights, wiring tests only)', json_schema_extra=RESTART)
-    proposer: Literal['sam', 'felzenszwalb'] = Field(
+        'weights, wiring tests only)', restart=True)
+    proposer: Literal['sam', 'felzenszwalb'] = setting(
         'sam', description='Mask proposals: Segment Anything, or weight-free Felzenszwalb '
-        'graph segmentation (the CPU fallback)', json_schema_extra=RESTART)
-    clip_model: str = Field(
+        'graph segmentation (the CPU fallback)', restart=True)
+    clip_model: str = setting(
         'ViT-B-32', description='open_clip model name (native ViT vision tower required)',
-        json_schema_extra=RESTART)
-    clip_pretrained: str = Field(
+        restart=True)
+    clip_pretrained: str = setting(
         'openai', description="open_clip pretrained tag, a local checkpoint file, or 'none' "
-        '(random weights)', json_schema_extra=RESTART)
-    sam_model: Literal['vit_b', 'vit_l', 'vit_h', 'tiny'] = Field(
-        'vit_b', description='Segment Anything image encoder size', json_schema_extra=RESTART)
-    sam_checkpoint: str = Field(
+        '(random weights)', restart=True)
+    sam_model: Literal['vit_b', 'vit_l', 'vit_h', 'tiny'] = setting(
+        'vit_b', description='Segment Anything image encoder size', restart=True)
+    sam_checkpoint: str = setting(
         'auto', description="SAM checkpoint file, 'auto' (download to the cache, sha256 "
-        "checked) or 'none' (random weights)", json_schema_extra=RESTART)
-    weights_dir: str = Field(
+        "checked) or 'none' (random weights)", restart=True)
+    weights_dir: str = setting(
         '', description="Cache for downloaded weights; '' means $XDG_CACHE_HOME/zsris_ros",
-        json_schema_extra=RESTART)
-    spacy_model: str = Field(
+        restart=True, changes_answers=False)
+    spacy_model: str = setting(
         'en_core_web_sm', description='spaCy pipeline used to find the target noun phrase',
-        json_schema_extra=RESTART)
-    device: Literal['auto', 'cpu', 'cuda'] = Field(
+        restart=True)
+    device: Literal['auto', 'cpu', 'cuda'] = setting(
         'auto', description='Torch device; auto picks CUDA when available',
-        json_schema_extra=RESTART)
-    precision: Literal['auto', 'fp32', 'fp16', 'bf16'] = Field(
+        restart=True, changes_answers=False)
+    precision: Literal['auto', 'fp32', 'fp16', 'bf16'] = setting(
         'auto', description='Autocast precision of the networks; auto is fp16 on CUDA and '
         'fp32 on CPU')
-    compile: bool = Field(  # noqa: A003 (the setting's public name, as the CLI and ROS use it)
+    compile: bool = setting(  # noqa: A003 (the setting's public name, as the CLI and ROS use it)
         False, description='torch.compile the image encoders (slow first frame, faster after)',
-        json_schema_extra=RESTART)
-    preprocessing: Literal['clip', 'reference'] = Field(
+        restart=True, changes_answers=False)
+    preprocessing: Literal['clip', 'reference'] = setting(
         'clip', description="Image normalisation: 'clip' (CLIP mean/std, mean-pixel fill) or "
         "'reference' (the official code's ImageNet statistics and fill quirk)")
-    v: float = Field(
+    v: float = setting(
         0.95, ge=0.0, le=1.0,
         description='Weight of the global (token-masked) visual feature; 1-v goes to the '
         'local masked crop. 0.95 RefCOCO/RefCOCO+, 0.85 RefCOCOg')
-    r: float = Field(
+    r: float = setting(
         0.5, ge=0.0, le=1.0,
-        description='Weight of the sentence text feature; 1-r goes to the noun phrase')
-    masking_block: int = Field(
+        description='Weight of the sentence text feature; 1-r goes to the noun phrase',
+        frame_key=False)
+    masking_block: int = setting(
         9, ge=0, le=64,
         description='First ViT block whose input patch tokens are masked by the proposal')
-    score_threshold: float = Field(
+    score_threshold: float = setting(
         0.0, ge=-1.0, le=1.0,
-        description='Best cosine score below this answers no_match')
-    points_per_side: int = Field(
+        description='Best cosine score below this answers no_match', frame_key=False)
+    points_per_side: int = setting(
         32, ge=1, le=128, description='SAM point grid density (points_per_side^2 prompts)')
-    points_per_batch: int = Field(
-        64, ge=1, le=4096, description='SAM prompts decoded per batch (memory vs speed)')
-    proposal_max_side: int = Field(
+    points_per_batch: int = setting(
+        64, ge=1, le=4096, description='SAM prompts decoded per batch (memory vs speed)',
+        frame_key=False, changes_answers=False)
+    proposal_max_side: int = setting(
         0, ge=0, le=8192,
         description='Propose on the frame shrunk to this longer side, then upsample the '
         'masks (0: full resolution)')
-    pred_iou_thresh: float = Field(
+    pred_iou_thresh: float = setting(
         0.88, ge=0.0, le=1.0, description="SAM filter on the model's predicted mask IoU")
-    stability_score_thresh: float = Field(
+    stability_score_thresh: float = setting(
         0.95, ge=0.0, le=1.0, description='SAM filter on mask stability under threshold shifts')
-    box_nms_thresh: float = Field(
+    box_nms_thresh: float = setting(
         0.7, ge=0.0, le=1.0, description='Box IoU above which duplicate proposals are dropped')
-    felz_scale: float = Field(
+    felz_scale: float = setting(
         300.0, ge=1.0, le=100_000.0,
         description='Felzenszwalb: larger gives larger segments')
-    felz_sigma: float = Field(
+    felz_sigma: float = setting(
         0.8, ge=0.0, le=10.0, description='Felzenszwalb: Gaussian smoothing before segmenting')
-    felz_min_size: int = Field(
+    felz_min_size: int = setting(
         80, ge=1, le=1_000_000, description='Felzenszwalb: smallest segment (pixels)')
-    min_mask_area: int = Field(
+    min_mask_area: int = setting(
         100, ge=0, le=100_000_000, description='Proposals smaller than this (pixels) are dropped')
-    max_proposals: int = Field(
+    max_proposals: int = setting(
         100, ge=1, le=1000,
         description='Keep at most this many proposals (highest predicted IoU first)')
-    frame_cache_size: int = Field(
+    frame_cache_size: int = setting(
         4, ge=0, le=1000,
-        description='Frames whose proposals and visual features are kept for later commands')
-    text_cache_size: int = Field(
+        description='Frames whose proposals and visual features are kept for later commands',
+        frame_key=False, changes_answers=False)
+    text_cache_size: int = setting(
         256, ge=0, le=100_000, description='Text features kept in the LRU cache',
-        json_schema_extra=RESTART)
+        restart=True, changes_answers=False)
 
     @model_validator(mode='before')
     @classmethod
@@ -152,10 +182,23 @@ class GroundingConfig(BaseModel):
     @property
     def answers_are_meaningless(self) -> bool:
         """Tiny or random-initialised models: fine for wiring, useless for answers."""
-        return self.preset == 'tiny' or 'none' in (self.clip_pretrained, self.sam_checkpoint)
+        return self.preset == 'tiny' or self.clip_pretrained == 'none' or (
+            self.proposer == 'sam' and self.sam_checkpoint == 'none')
+
+    def run_time_values(self) -> dict[str, Any]:
+        """Return the settings a running pipeline can change without reloading its models."""
+        return self.model_dump(exclude=restart_fields())
+
+    def frame_key(self) -> tuple:
+        """Return the values a frame's proposals and visual features depend on (cache key)."""
+        return tuple(self.model_dump(include=fields_where(GroundingConfig, 'frame_key')).values())
+
+
+def preset_fields() -> set[str]:
+    """Names of the settings some preset sets (the parameter file leaves them to it)."""
+    return {name for values in PRESETS.values() for name in values}
 
 
 def restart_fields() -> set[str]:
     """Names of the settings that need a model reload to change."""
-    return {name for name, field in GroundingConfig.model_fields.items()
-            if (field.json_schema_extra or {}).get('read_only')}
+    return fields_where(GroundingConfig, 'restart')

@@ -10,6 +10,8 @@ import cv2
 import numpy as np
 
 DEPTH_EROSION_PX = 3
+#: A focal length under one pixel describes no real camera; such a K is refused.
+MIN_FOCAL_PX = 1.0
 
 
 def mask_bbox(mask: np.ndarray) -> list[int]:
@@ -43,7 +45,7 @@ def mask_depth(mask: np.ndarray, depth_m: np.ndarray) -> float | None:
     kernel = np.ones((2 * DEPTH_EROSION_PX + 1,) * 2, np.uint8)
     eroded = cv2.erode(mask.astype(np.uint8), kernel).astype(bool)
     for region in (eroded, mask):
-        values = depth_m[region]
+        values = depth_m[region].astype(np.float64)  # float32 overflows near its maximum
         values = values[np.isfinite(values) & (values > 0)]
         if values.size:
             return float(np.median(values))
@@ -53,6 +55,33 @@ def mask_depth(mask: np.ndarray, depth_m: np.ndarray) -> float | None:
 def back_project(u: float, v: float, depth_m: float, k: np.ndarray) -> list[float] | None:
     """Pinhole back-projection into the camera optical frame; None for an unusable K."""
     fx, fy, cx, cy = float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2])
-    if not all(map(math.isfinite, (fx, fy, cx, cy, depth_m))) or fx == 0 or fy == 0:
+    if (not all(map(math.isfinite, (fx, fy, cx, cy, depth_m)))
+            or min(abs(fx), abs(fy)) < MIN_FOCAL_PX):
         return None
-    return [(u - cx) * depth_m / fx, (v - cy) * depth_m / fy, depth_m]
+    point = [(u - cx) * depth_m / fx, (v - cy) * depth_m / fy, depth_m]
+    return point if all(map(math.isfinite, point)) else None
+
+
+def target_point(mask: np.ndarray, centroid: list[float], depth_m: np.ndarray | None,
+                 k: np.ndarray | None) -> tuple[list[float] | None, str]:
+    """
+    Find the 3-D point a planner should aim at, or the reason there is none.
+
+    The depth frame must be aligned with the colour frame the mask came from; the point is
+    the mask centroid back-projected at the mask's median depth.
+    """
+    if depth_m is None:
+        return None, 'no depth frame within depth_tolerance of the image'
+    if k is None:
+        return None, 'no camera_info received'
+    if depth_m.shape != mask.shape:
+        return None, (f'depth {depth_m.shape[1]}x{depth_m.shape[0]} does not match image '
+                      f'{mask.shape[1]}x{mask.shape[0]}')
+    z = mask_depth(mask, depth_m)
+    if z is None:
+        return None, 'no valid depth inside the mask'
+    point = back_project(*centroid, z, k)
+    if point is None:
+        return None, ('camera_info K is not usable (focal length not finite or under '
+                      f'{MIN_FOCAL_PX:g} px)')
+    return point, 'ok'

@@ -23,7 +23,17 @@ RANDOM_INIT_SEED = 0
 
 
 class ModelConfigError(ValueError):
-    """The configured models cannot run this method (e.g. no native ViT to mask tokens in)."""
+    """
+    The configured models cannot run this method (e.g. no native ViT to mask tokens in).
+
+    `setting` names the setting to change as the core knows it (e.g. 'clip_model'), or is
+    None when no single setting is at fault; front ends show it their own way.
+    """
+
+    def __init__(self, message: str, setting: str | None = None) -> None:
+        """Keep the setting apart from the message, which names it but no option."""
+        super().__init__(message)
+        self.setting = setting
 
 
 @dataclass
@@ -47,7 +57,8 @@ def resolve_device(name: str) -> torch.device:
     if name == 'auto':
         return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     if name == 'cuda' and not torch.cuda.is_available():
-        raise ModelConfigError("device 'cuda' requested but torch sees no CUDA device")
+        raise ModelConfigError("device 'cuda' requested but torch sees no CUDA device",
+                               'device')
     return torch.device(name)
 
 
@@ -99,7 +110,8 @@ def load_clip(config: GroundingConfig, device: torch.device) -> ClipModel:
     """Create the open_clip model by name and load the configured weights."""
     open_clip.add_model_config(MODEL_CONFIG_DIR)
     if config.clip_model not in open_clip.list_models():
-        raise ModelConfigError(f'unknown open_clip model {config.clip_model!r}')
+        raise ModelConfigError(f'clip_model {config.clip_model!r} is not an open_clip model',
+                               'clip_model')
     tag_cfg = get_pretrained_cfg(config.clip_model, config.clip_pretrained) or {}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(RANDOM_INIT_SEED)
@@ -127,7 +139,7 @@ def _square_size(size: int | tuple[int, int]) -> int:
     if isinstance(size, int):
         return size
     if size[0] != size[1]:
-        raise ModelConfigError(f'non-square CLIP input {size} is not supported')
+        raise ModelConfigError(f'non-square CLIP input {size} is not supported', 'clip_model')
     return size[0]
 
 
@@ -136,13 +148,15 @@ def _check_vision_tower(visual: torch.nn.Module, masking_block: int) -> None:
     if not isinstance(visual, VisionTransformer):
         raise ModelConfigError(
             f'token masking needs an open_clip native ViT vision tower, got '
-            f'{type(visual).__name__}; choose a ViT-* clip_model')
+            f'{type(visual).__name__}; choose a ViT-* clip_model', 'clip_model')
     if visual.attn_pool is not None or visual.pool_type != 'tok':
-        raise ModelConfigError('token masking needs class-token pooling in the vision tower')
+        raise ModelConfigError('token masking needs class-token pooling in the vision tower',
+                               'clip_model')
     depth = len(visual.transformer.resblocks)
     if masking_block >= depth:
         raise ModelConfigError(
-            f'masking_block {masking_block} must be below the vision depth {depth}')
+            f'masking_block {masking_block} must be below the vision depth {depth}',
+            'masking_block')
 
 
 def compile_encoders(sam: Sam | None, clip: ClipModel) -> None:

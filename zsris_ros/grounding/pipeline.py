@@ -1,4 +1,4 @@
-"""Image + text -> grounded mask: proposals -> visual -> text -> score, as ALGORITHM.md."""
+"""Image + text -> grounded mask: proposals -> visual -> text -> score (doc/method.md)."""
 
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -22,11 +22,6 @@ from .text import TextEncoder
 from .visual import CROP_BATCH, VisualEncoder
 
 LOGGER = logging.getLogger(__name__)
-#: Settings that change proposals or visual features, so they are part of the cache key.
-FRAME_SETTINGS = {'points_per_side', 'proposal_max_side', 'pred_iou_thresh', 'felz_scale',
-                  'felz_sigma', 'felz_min_size',
-                  'stability_score_thresh', 'box_nms_thresh', 'min_mask_area', 'max_proposals',
-                  'v', 'masking_block', 'preprocessing', 'precision'}
 AUTOCAST_DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
 
 
@@ -69,19 +64,32 @@ class GroundingPipeline:
         return cls(config, clip, proposer, PhraseParser(config.spacy_model), device)
 
     def update(self, **changes: object) -> GroundingConfig:
-        """Change method knobs at run time; model settings need a new pipeline."""
-        needs_restart = restart_fields() & changes.keys()
-        if needs_restart:
-            raise ModelConfigError(
-                f'{", ".join(sorted(needs_restart))} only take effect at start-up')
+        """Change run-time settings by name; model settings need a new pipeline."""
         config = self.config.model_validate({**self.config.model_dump(), **changes})
+        self.reconfigure(config)
+        return config
+
+    def check(self, config: GroundingConfig) -> None:
+        """Raise ModelConfigError if this pipeline cannot run with config; change nothing."""
+        needs_restart = sorted(name for name in restart_fields()
+                               if getattr(config, name) != getattr(self.config, name))
+        if needs_restart:
+            raise ModelConfigError(f'{", ".join(needs_restart)} only take effect at start-up')
         if config.masking_block >= self.vision_depth:
             raise ModelConfigError(
                 f'masking_block must be below the vision depth {self.vision_depth}')
+
+    def reconfigure(self, config: GroundingConfig) -> None:
+        """
+        Run with new run-time settings from now on.
+
+        Not thread-safe by design: the one thread that grounds (the node's worker) is the one
+        that reconfigures, between commands.
+        """
+        self.check(config)
         if config.preprocessing != self.config.preprocessing:
             self.visual = VisualEncoder(self.visual.clip, self.device, config.preprocessing)
         self.config = config
-        return config
 
     def ground(self, image_rgb: np.ndarray, text: str) -> GroundingResult:
         """Ground one expression on one RGB frame."""
@@ -119,7 +127,7 @@ class GroundingPipeline:
                         frame_key: Hashable | None, timings: dict[str, float]
                         ) -> tuple[np.ndarray, torch.Tensor | None]:
         """Proposals and their unit visual features, from the cache when the frame is known."""
-        key = None if frame_key is None else (frame_key, _frame_settings(config))
+        key = None if frame_key is None else (frame_key, config.frame_key())
         if key is not None and key in self._frames:
             self._frames.move_to_end(key)
             timings['proposals'] = timings['visual'] = 0.0
@@ -139,7 +147,8 @@ class GroundingPipeline:
     def _start_result(self, text: str) -> GroundingResult:
         phrase = self.phrases.parse(text)
         result = GroundingResult(
-            expression=phrase.expression, referring_expression=phrase.referring_expression,
+            command=text, expression=phrase.expression,
+            referring_expression=phrase.referring_expression,
             noun_phrase=phrase.noun_phrase, status='ok')
         if self.config.answers_are_meaningless:
             result.warnings.append(RANDOM_WEIGHTS_WARNING)
@@ -204,11 +213,6 @@ class GroundingPipeline:
         result.bbox = mask_bbox(mask)
         result.centroid = mask_centroid(mask)
         result.area = int(mask.sum())
-
-
-def _frame_settings(config: GroundingConfig) -> tuple:
-    """Collect the settings a frame's proposals and visual features depend on."""
-    return tuple(config.model_dump(include=FRAME_SETTINGS).values())
 
 
 def _check_image(image_rgb: np.ndarray) -> None:

@@ -3,6 +3,9 @@ Finding model weights on disk, or fetching them with bounded waits.
 
 Machines without hub access must get one clear error naming what is missing and which
 setting points at a local copy, never a retry loop or a stack trace.
+
+Importing this module is cheap (open_clip is imported when a CLIP tag is resolved), so a
+command line can recognise its errors without loading torch.
 """
 
 import hashlib
@@ -13,8 +16,6 @@ import socket
 from urllib.parse import urlparse
 import urllib.request
 
-from open_clip.pretrained import download_pretrained, get_pretrained_cfg
-
 SAM_URLS = {
     'vit_b': 'https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth',
     'vit_l': 'https://dl.fbaipublicfiles.com/segment_anything/sam_vit_l_0b3195.pth',
@@ -22,10 +23,23 @@ SAM_URLS = {
 }
 NETWORK_TIMEOUT_S = 10.0
 HF_DEFAULT_FILE = 'open_clip_pytorch_model.bin'
+#: The settings that point at local weights, named in every WeightsUnavailableError.
+SAM_SETTING = 'sam_checkpoint'
+CLIP_SETTING = 'clip_pretrained'
 
 
 class WeightsUnavailableError(RuntimeError):
-    """Weights are neither on disk nor downloadable; the message says what to set."""
+    """
+    Weights are neither on disk nor downloadable; the message says what to set.
+
+    `setting` names that setting as the core knows it (e.g. 'sam_checkpoint'), so each front
+    end can show it its own way: the CLI as its --option, the node as its parameter.
+    """
+
+    def __init__(self, message: str, setting: str) -> None:
+        """Keep the setting apart from the message, which names it but no option."""
+        super().__init__(message)
+        self.setting = setting
 
 
 def cache_dir(weights_dir: str = '') -> Path:
@@ -42,17 +56,17 @@ def sam_checkpoint_path(sam_model: str, checkpoint: str, weights_dir: str = '') 
         path = Path(checkpoint).expanduser()
         if not path.is_file():
             raise WeightsUnavailableError(
-                f'SAM checkpoint {path} not found; set sam_checkpoint (--sam-checkpoint) to '
-                f"an existing file or 'auto'")
+                f'SAM checkpoint {path} not found; set sam_checkpoint to an existing file '
+                "or 'auto'", SAM_SETTING)
         return path
     if sam_model not in SAM_URLS:
         raise WeightsUnavailableError(
             f'sam_model {sam_model!r} has no official checkpoint; set sam_checkpoint to a file '
-            "or 'none'")
+            "or 'none'", SAM_SETTING)
     url = SAM_URLS[sam_model]
     target = cache_dir(weights_dir) / Path(urlparse(url).path).name
     if not target.is_file():
-        _download(url, target, 'sam_checkpoint (--sam-checkpoint)')
+        _download(url, target, SAM_SETTING)
     return target
 
 
@@ -61,7 +75,7 @@ def expected_sha256_prefix(path: Path) -> str:
     return path.stem.rsplit('_', 1)[-1]
 
 
-def verify_sha256_prefix(path: Path, prefix: str) -> None:
+def verify_sha256_prefix(path: Path, prefix: str, setting: str) -> None:
     """Reject a truncated or tampered download before torch ever unpickles it."""
     digest = hashlib.sha256()
     with path.open('rb') as stream:
@@ -69,23 +83,26 @@ def verify_sha256_prefix(path: Path, prefix: str) -> None:
             digest.update(chunk)
     if not digest.hexdigest().startswith(prefix):
         raise WeightsUnavailableError(
-            f'{path} failed its sha256 check (expected prefix {prefix}); delete it and retry')
+            f'{path} failed its sha256 check (expected prefix {prefix}); delete it and retry',
+            setting)
 
 
 def clip_checkpoint_path(model_name: str, pretrained: str, weights_dir: str = '') -> str:
     """Resolve an open_clip pretrained tag or file to a local file path."""
+    from open_clip.pretrained import download_pretrained, get_pretrained_cfg
+
     if os.path.isfile(pretrained):
         return pretrained
     pretrained_cfg = get_pretrained_cfg(model_name, pretrained)
     if not pretrained_cfg:
         raise WeightsUnavailableError(
             f'clip_pretrained {pretrained!r} is neither a file nor an open_clip tag of '
-            f'{model_name}; set clip_pretrained (--clip-pretrained) to a checkpoint file')
+            f'{model_name}; set clip_pretrained to a checkpoint file', CLIP_SETTING)
     cached = _cached_hub_file(pretrained_cfg)
     if cached:
         return cached
     source = _source_url(pretrained_cfg)
-    _require_reachable(source, 'clip_pretrained (--clip-pretrained)')
+    _require_reachable(source, CLIP_SETTING)
     return download_pretrained(pretrained_cfg, cache_dir=None)
 
 
@@ -117,7 +134,7 @@ def _require_reachable(url: str, setting: str) -> None:
     except OSError as error:
         raise WeightsUnavailableError(
             f'cannot download {url} ({error}); download it elsewhere and set {setting} to '
-            'the local file') from None
+            'the local file', setting) from None
 
 
 def _download(url: str, target: Path, setting: str) -> None:
@@ -129,9 +146,10 @@ def _download(url: str, target: Path, setting: str) -> None:
         with urllib.request.urlopen(url, timeout=NETWORK_TIMEOUT_S) as response, \
                 partial.open('wb') as stream:
             shutil.copyfileobj(response, stream, 1 << 20)
-        verify_sha256_prefix(partial, expected_sha256_prefix(target))
+        verify_sha256_prefix(partial, expected_sha256_prefix(target), setting)
     except (OSError, WeightsUnavailableError) as error:
         partial.unlink(missing_ok=True)
         raise WeightsUnavailableError(
-            f'downloading {url} failed ({error}); set {setting} to a local copy') from None
+            f'downloading {url} failed ({error}); set {setting} to a local copy',
+            setting) from None
     partial.rename(target)

@@ -1,8 +1,9 @@
 """
 Thread-safe store of the newest camera data, shared by callbacks and the worker.
 
-Callbacks only swap references (no conversion, no queue growth); the worker picks the frame
-a command should be grounded on and the depth frame closest to it in time.
+Callbacks only swap references (no conversion, no queue growth) and pair commands with frames
+by the frame policy as both arrive; the worker waits for its command's frame and picks the
+depth frame closest to it in time.
 """
 
 from collections import deque
@@ -10,6 +11,8 @@ from dataclasses import dataclass
 import threading
 import time
 from typing import Any
+
+from ..frame_policy import FramePairer, FramePolicy, Pairing, stamp_ns
 
 
 @dataclass(frozen=True)
@@ -21,26 +24,23 @@ class Frame:
     sequence: int
 
 
-def stamp_ns(header: Any) -> int:
-    """Nanoseconds of a std_msgs/Header stamp."""
-    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
-
-
 class FrameStore:
-    """Latest colour frame, recent depth frames and the latest camera_info."""
+    """Latest colour frame, commands waiting for one, recent depth frames, camera_info."""
 
     def __init__(self, depth_buffer_size: int = 30) -> None:
         self._changed = threading.Condition()
-        self._colour: Frame | None = None
         self._sequence = 0
+        self._pairer: FramePairer[Frame] = FramePairer()
         self._depth: deque[Frame] = deque(maxlen=depth_buffer_size)
         self.camera_info: Any = None
 
     def add_colour(self, msg: Any) -> None:
-        """Keep only the newest colour frame and wake a worker waiting for one."""
+        """Keep the newest colour frame; it is the frame of every command waiting for one."""
         with self._changed:
             self._sequence += 1
-            self._colour = Frame(msg, stamp_ns(msg.header), self._sequence)
+            frame = Frame(msg, stamp_ns(msg.header), self._sequence)
+            # Waiting commands time out in wait(), which knows the current timeout.
+            self._pairer.frame(frame, time.monotonic_ns(), timeout_ns=2**62)
             self._changed.notify_all()
 
     def add_depth(self, msg: Any) -> None:
@@ -48,25 +48,26 @@ class FrameStore:
         with self._changed:
             self._depth.append(Frame(msg, stamp_ns(msg.header), 0))
 
-    def latest(self) -> tuple[Frame | None, int]:
-        """
-        Return the newest colour frame (if any) and the count of frames so far.
-
-        Read together under the lock, so a frame arriving in between cannot make a command
-        wait for one frame more than it should.
-        """
+    def pair(self, policy: FramePolicy) -> Pairing[Frame]:
+        """Claim a frame for a command arriving now, under the frame policy."""
         with self._changed:
-            return self._colour, self._sequence
+            return self._pairer.command(time.monotonic_ns(), policy)
 
-    def wait_after(self, sequence: int, timeout_s: float) -> Frame | None:
-        """Wait for the first colour frame newer than `sequence`; None after timeout_s."""
-        deadline = time.monotonic() + timeout_s
+    def cancel(self, pairing: Pairing[Frame]) -> None:
+        """Withdraw the claim of a command that will not be answered."""
         with self._changed:
-            while self._colour is None or self._colour.sequence <= sequence:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not self._changed.wait(remaining):
-                    return None
-            return self._colour
+            self._pairer.cancel(pairing)
+
+    def wait(self, pairing: Pairing[Frame], timeout_s: float) -> Frame | None:
+        """Wait until the command has its frame, at most timeout_s after it arrived."""
+        timeout_ns = int(timeout_s * 1e9)
+        deadline = (pairing.arrived_ns + timeout_ns) / 1e9
+        with self._changed:
+            self._changed.wait_for(lambda: pairing.decided,
+                                   max(0.0, deadline - time.monotonic()))
+            if not pairing.decided:
+                self._pairer.expire(time.monotonic_ns(), timeout_ns)
+            return pairing.frame
 
     def depth_near(self, stamp: int, tolerance_s: float) -> Frame | None:
         """Find the depth frame closest to `stamp`, if within tolerance_s."""

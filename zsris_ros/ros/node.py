@@ -7,8 +7,8 @@ blocks the subscriptions and every command gets exactly one `result`.
 """
 
 from dataclasses import dataclass
-import math
 import queue
+import sys
 import threading
 import time
 from typing import Any
@@ -32,11 +32,12 @@ from .frames import Frame, FrameStore
 from .image_conversion import (bgr8_image, depth_from_image, ImageConversionError,
                                mono8_image, rgb_from_compressed, rgb_from_image)
 from .messages import metric_point, pixel_point, result_message, target_marker
-from .parameters import declare_parameters, to_settings_names
-from .settings import NodeSettings
+from .parameters import (declare_parameters, describe_invalid, ParameterError,
+                         to_settings_names)
+from .settings import NodeSettings, ROS_NAMES
+from ..frame_policy import Pairing
 from ..grounding import GroundingConfig, GroundingPipeline, GroundingResult
-from ..grounding.config import restart_fields
-from ..grounding.geometry import back_project, mask_depth
+from ..grounding.geometry import target_point
 from ..grounding.models import ModelConfigError
 from ..grounding.overlay import draw_overlay
 
@@ -49,8 +50,15 @@ class Command:
 
     text: str
     received: float
-    frame: Frame | None
-    sequence: int
+    pairing: Pairing[Frame]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command is answered with; swapped whole, so no answer mixes two."""
+
+    config: GroundingConfig
+    node: NodeSettings
 
 
 class GroundingNode(Node):
@@ -58,13 +66,21 @@ class GroundingNode(Node):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__('grounding_node', **kwargs)
-        self.config, self.settings = declare_parameters(self)
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+        try:
+            config, node_settings = declare_parameters(self)
+        except ParameterError:
+            super().destroy_node()
+            raise
+        # What the parameters say now; the worker adopts it between commands.
+        self._wanted = Settings(config, node_settings)
+        self._wanted_lock = threading.Lock()
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        self.frames = FrameStore(self.settings.depth_buffer_size)
-        self.commands: queue.Queue[Command] = queue.Queue(self.settings.command_queue_size)
+        self.frames = FrameStore(node_settings.depth_buffer_size)
+        self.commands: queue.Queue[Command] = queue.Queue(node_settings.command_queue_size)
         self.pipeline: GroundingPipeline | None = None
         self.load_error = ''
-        self._stop = threading.Event()
 
         # KEEP_ALL: a burst beyond a KEEP_LAST depth would be overwritten in the DDS reader
         # before _on_command runs, and those commands would get no result at all.
@@ -94,10 +110,17 @@ class GroundingNode(Node):
         self._worker = threading.Thread(target=self._work, name='grounding', daemon=True)
         self._worker.start()
 
+    @property
+    def settings(self) -> Settings:
+        """Return what the parameters say now: the next command is answered with it."""
+        with self._wanted_lock:
+            return self._wanted
+
     def destroy_node(self) -> None:
         """Stop the worker before the publishers it uses go away."""
         self._stop.set()
-        self._worker.join(timeout=5.0)
+        if self._worker is not None:
+            self._worker.join(timeout=5.0)
         super().destroy_node()
 
     # Callbacks: cheap, never blocking.
@@ -106,32 +129,34 @@ class GroundingNode(Node):
         self.frames.camera_info = msg
 
     def _on_command(self, msg: String) -> None:
-        frame, sequence = self.frames.latest()
-        command = Command(text=msg.data, received=time.monotonic(), frame=frame,
-                          sequence=sequence)
+        pairing = self.frames.pair(self.settings.node.frame_policy)
+        command = Command(text=msg.data, received=time.monotonic(), pairing=pairing)
         try:
             self.commands.put_nowait(command)
         except queue.Full:
+            self.frames.cancel(pairing)
             self.get_logger().warning(f'command queue full, dropping {msg.data[:80]!r}')
-            self._publish_result(self._payload(command, status='dropped',
-                                               message='command queue is full'))
+            self._publish_result(self._finish(command, GroundingResult.failure(
+                command.text, 'dropped', 'command queue is full')))
 
     def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
-        """Apply method knobs at run time; the pipeline validates them first."""
+        """
+        Validate a change and hand it to the worker, which adopts it between commands.
+
+        The change is merged onto what the parameters already say (not onto what the worker
+        runs with), under a lock, so a change made while another waits is never lost.
+        """
         changes = to_settings_names({p.name: p.value for p in parameters})
-        core = {k: v for k, v in changes.items() if k in GroundingConfig.model_fields}
-        node = {k: v for k, v in changes.items() if k in NodeSettings.model_fields}
-        try:
-            # Validate the node settings first: a rejected change must not leave the
-            # pipeline half-updated.
-            settings = NodeSettings(**{**self.settings.model_dump(), **node})
-            if self.pipeline is not None:
-                self.config = self.pipeline.update(**core)
-            else:
-                self.config = GroundingConfig(**{**self.config.model_dump(), **core})
-            self.settings = settings
-        except (ValidationError, ModelConfigError) as error:
-            return SetParametersResult(successful=False, reason=str(error).replace('\n', ' '))
+        with self._wanted_lock:
+            try:
+                wanted = _merged(self._wanted, changes)
+                if self.pipeline is not None:
+                    self.pipeline.check(wanted.config)
+            except ValidationError as error:
+                return SetParametersResult(successful=False, reason=describe_invalid(error))
+            except ModelConfigError as error:
+                return SetParametersResult(successful=False, reason=str(error))
+            self._wanted = wanted
         return SetParametersResult(successful=True)
 
     # The worker: loads the models, then answers commands one by one.
@@ -143,11 +168,11 @@ class GroundingNode(Node):
                 command = self.commands.get(timeout=0.1)
             except queue.Empty:
                 continue
-            payload = self._answer(command)
+            result = self._answer(command)
             if self._shutting_down():
                 return  # SIGINT or destroy_node during inference: nothing can publish now
             try:
-                self._publish_result(payload)
+                self._publish_result(result)
             except Exception:  # noqa: BLE001 - the context may go away after the check
                 if not self._shutting_down():
                     raise
@@ -158,14 +183,13 @@ class GroundingNode(Node):
 
     def _load_models(self) -> None:
         logger = self.get_logger()
-        logger.info(f'loading models: preset {self.config.preset}, CLIP '
-                    f'{self.config.clip_model}/{self.config.clip_pretrained}, SAM '
-                    f'{self.config.sam_model}/{self.config.sam_checkpoint}, device '
-                    f'{self.config.device}')
+        config = self.settings.config
+        logger.info(f'loading models: preset {config.preset}, CLIP {config.clip_model}/'
+                    f'{config.clip_pretrained}, SAM {config.sam_model}/{config.sam_checkpoint}, '
+                    f'device {config.device}')
         start = time.monotonic()
         try:
-            pipeline = GroundingPipeline.from_config(self.config)
-            self.config = pipeline.update(**_knobs(self.config))
+            pipeline = GroundingPipeline.from_config(config)
         except Exception as error:  # noqa: BLE001 - the node must stay up and say why
             self.load_error = f'models failed to load: {error}'
             logger.error(self.load_error)
@@ -173,117 +197,130 @@ class GroundingNode(Node):
         self.pipeline = pipeline
         logger.info(f'models ready on {pipeline.device} in {time.monotonic() - start:.1f} s')
 
-    def _answer(self, command: Command) -> dict[str, Any]:
-        """Exactly one result payload per command, whatever goes wrong."""
+    def _adopt_settings(self) -> Settings:
+        """
+        Bring the pipeline to what the parameters say; called between commands only.
+
+        A change accepted while the models loaded was checked without them; if the loaded
+        models refuse it, the pipeline keeps its settings and the parameters are set back.
+        """
+        wanted = self.settings
+        if self.pipeline is None or self.pipeline.config == wanted.config:
+            return wanted
         try:
-            return self._ground(command)
+            self.pipeline.reconfigure(wanted.config)
+        except ModelConfigError as error:
+            self.get_logger().error(f'parameters refused by the loaded models: {error}; '
+                                    'keeping the previous values')
+            self._set_parameters_back(wanted.config, self.pipeline.config)
+            return Settings(self.pipeline.config, wanted.node)
+        return wanted
+
+    def _set_parameters_back(self, wanted: GroundingConfig, running: GroundingConfig) -> None:
+        ros_names = {**{name: name for name in GroundingConfig.model_fields}, **ROS_NAMES}
+        self.set_parameters([
+            Parameter(ros_names[name], value=getattr(running, name))
+            for name in running.run_time_values()
+            if getattr(running, name) != getattr(wanted, name)])
+
+    def _answer(self, command: Command) -> GroundingResult:
+        """Exactly one result per command, whatever goes wrong."""
+        settings = self._adopt_settings()
+        try:
+            result = self._ground(command, settings)
         except Exception as error:  # noqa: BLE001 - never lose a command
             if self._shutting_down():  # publishing outputs failed because ROS is going down
-                return self._payload(command, status='error', message='node shutting down')
-            self.get_logger().error(f'grounding {command.text[:80]!r} failed: {error!r}')
-            if isinstance(error, torch.cuda.OutOfMemoryError):
-                torch.cuda.empty_cache()
-            return self._payload(command, status='error', message=f'{type(error).__name__}: '
-                                 f'{error}')
+                result = GroundingResult.failure(command.text, 'error', 'node shutting down')
+            else:
+                self.get_logger().error(f'grounding {command.text[:80]!r} failed: {error!r}')
+                if isinstance(error, torch.cuda.OutOfMemoryError):
+                    torch.cuda.empty_cache()
+                result = GroundingResult.failure(command.text, 'error',
+                                                 f'{type(error).__name__}: {error}')
+        return self._finish(command, result)
 
-    def _ground(self, command: Command) -> dict[str, Any]:
+    def _ground(self, command: Command, settings: Settings) -> GroundingResult:
         if self.pipeline is None:
-            return self._payload(command, status='error', message=self.load_error)
-        frame = self._frame_for(command)
+            return GroundingResult.failure(command.text, 'error', self.load_error)
+        frame = self._frame_for(command, settings.node)
         if frame is None:
-            return self._payload(command, status='no_image',
-                                 message='no camera frame received for this command')
+            return GroundingResult.failure(command.text, 'no_image',
+                                           'no camera frame received for this command')
         try:
             rgb = _to_rgb(frame.msg)
         except ImageConversionError as error:
-            return self._payload(command, frame, status='error', message=str(error))
+            return _on_frame(GroundingResult.failure(command.text, 'error', str(error)), frame)
         result = self.pipeline.ground_many(
             rgb, [command.text], frame_key=(frame.stamp_ns, frame.sequence))[0]
-        payload = self._payload(command, frame, **result.to_dict())
         if result.mask is not None:
-            payload.update(self._publish_outputs(frame, rgb, result))
-        return payload
+            self._publish_outputs(frame, rgb, result, settings.node)
+        return _on_frame(result, frame)
 
-    def _frame_for(self, command: Command) -> Frame | None:
-        """Pick the frame the frame policy assigns to a command, waiting if it must."""
-        if self.settings.frame_policy == 'latest' and command.frame is not None:
-            return command.frame
-        waited = time.monotonic() - command.received
-        return self.frames.wait_after(command.sequence,
-                                      max(0.0, self.settings.next_frame_timeout - waited))
+    def _frame_for(self, command: Command, settings: NodeSettings) -> Frame | None:
+        """Wait for the frame the frame policy paired with the command when it arrived."""
+        return self.frames.wait(command.pairing, settings.next_frame_timeout)
 
-    def _publish_outputs(self, frame: Frame, rgb: np.ndarray,
-                         result: GroundingResult) -> dict[str, Any]:
+    def _publish_outputs(self, frame: Frame, rgb: np.ndarray, result: GroundingResult,
+                         settings: NodeSettings) -> None:
         header = frame.msg.header
         self.mask_pub.publish(mono8_image(result.mask, header))
         self.centroid_pub.publish(pixel_point(header, result.centroid))
         if self.overlay_pub.get_subscription_count() > 0:
             picture = draw_overlay(rgb, result.mask, result.centroid, result.noun_phrase,
-                                   self.settings.overlay_alpha)
+                                   settings.overlay_alpha)
             self.overlay_pub.publish(bgr8_image(picture, header))
-        point, reason = self._target_point(frame, result)
+        point, result.depth_status = self._target_point(frame, result, settings)
         if point is None:
-            return {'target_point': None, 'depth_status': reason}
+            return
+        result.target_point = point
         point_header = Header(stamp=header.stamp, frame_id=_optical_frame(frame, self.frames))
         self.target_pub.publish(metric_point(point_header, point))
-        self.marker_pub.publish(target_marker(point_header, point, self.settings.marker_scale,
+        self.marker_pub.publish(target_marker(point_header, point, settings.marker_scale,
                                               result.noun_phrase))
-        return {'target_point': point, 'depth_status': 'ok'}
 
-    def _target_point(self, frame: Frame, result: GroundingResult
+    def _target_point(self, frame: Frame, result: GroundingResult, settings: NodeSettings
                       ) -> tuple[list[float] | None, str]:
-        """3-D point of the mask from the paired depth frame and K, or why there is none."""
-        depth_frame = self.frames.depth_near(frame.stamp_ns, self.settings.depth_tolerance)
+        """Pair the depth frame and K with the colour frame; the geometry is the core's."""
+        depth_frame = self.frames.depth_near(frame.stamp_ns, settings.depth_tolerance)
         info = self.frames.camera_info
-        if depth_frame is None:
-            return None, 'no depth frame within depth_tolerance of the image'
-        if info is None:
-            return None, 'no camera_info received'
-        try:
-            depth = depth_from_image(depth_frame.msg)
-        except ImageConversionError as error:
-            return None, str(error)
-        if depth.shape != result.mask.shape:
-            return None, (f'depth {depth.shape[1]}x{depth.shape[0]} does not match image '
-                          f'{result.mask.shape[1]}x{result.mask.shape[0]}')
-        z = mask_depth(result.mask, depth)
-        if z is None:
-            return None, 'no valid depth inside the mask'
-        point = back_project(*result.centroid, z, np.asarray(info.k, dtype=float).reshape(3, 3))
-        if point is None:
-            return None, 'camera_info K is not usable (zero or non-finite focal length)'
-        return point, 'ok'
+        depth = k = None
+        if depth_frame is not None:
+            try:
+                depth = depth_from_image(depth_frame.msg)
+            except ImageConversionError as error:
+                return None, str(error)
+        if info is not None:
+            k = np.asarray(info.k, dtype=float).reshape(3, 3)
+        return target_point(result.mask, result.centroid, depth, k)
 
-    def _payload(self, command: Command, frame: Frame | None = None,
-                 **fields: Any) -> dict[str, Any]:
-        """Build the `result` JSON: the command, its frame, and what grounding found."""
-        payload: dict[str, Any] = {
-            'command': command.text, 'referring_expression': '', 'noun_phrase': '',
-            'status': 'error', 'message': '', 'score': None, 'margin': None, 'bbox': None,
-            'centroid': None, 'area': 0, 'num_proposals': 0, 'target_point': None,
-            'depth_status': '', 'image_stamp': None, 'frame_id': '', 'timings_ms': {},
-            'warnings': []}
-        payload.update(fields)
-        payload.pop('expression', None)
-        if frame is not None:
-            payload['image_stamp'] = {'sec': frame.msg.header.stamp.sec,
-                                      'nanosec': frame.msg.header.stamp.nanosec}
-            payload['frame_id'] = frame.msg.header.frame_id
-        payload['timings_ms'] = dict(payload['timings_ms'])
-        payload['timings_ms']['queue_wait'] = round(
+    def _finish(self, command: Command, result: GroundingResult) -> GroundingResult:
+        """Stamp the time the command waited in the queue."""
+        result.timings_ms['queue_wait'] = round(
             (time.monotonic() - command.received) * 1000.0
-            - payload['timings_ms'].get('total', 0.0), 3)
-        return payload
+            - result.timings_ms.get('total', 0.0), 3)
+        return result
 
-    def _publish_result(self, payload: dict[str, Any]) -> None:
-        self.result_pub.publish(result_message(_finite(payload)))
+    def _publish_result(self, result: GroundingResult) -> None:
+        self.result_pub.publish(result_message(result.to_dict()))
         self.get_logger().info(
-            f"{payload['status']}: {payload['command'][:80]!r} -> "
-            f"{payload['noun_phrase'][:80]!r} score {payload['score']}")
+            f'{result.status}: {result.command[:80]!r} -> {result.noun_phrase[:80]!r} '
+            f'score {result.score}')
 
 
-def _knobs(config: GroundingConfig) -> dict[str, Any]:
-    return config.model_dump(exclude=restart_fields())
+def _merged(settings: Settings, changes: dict[str, Any]) -> Settings:
+    """Validate changes on top of settings; raises ValidationError."""
+    core = {k: v for k, v in changes.items() if k in GroundingConfig.model_fields}
+    node = {k: v for k, v in changes.items() if k in NodeSettings.model_fields}
+    return Settings(GroundingConfig(**{**settings.config.model_dump(), **core}),
+                    NodeSettings(**{**settings.node.model_dump(), **node}))
+
+
+def _on_frame(result: GroundingResult, frame: Frame) -> GroundingResult:
+    """Say which camera frame the result belongs to."""
+    stamp = frame.msg.header.stamp
+    result.image_stamp = {'sec': stamp.sec, 'nanosec': stamp.nanosec}
+    result.frame_id = frame.msg.header.frame_id
+    return result
 
 
 def _to_rgb(msg: Image | CompressedImage) -> np.ndarray:
@@ -299,21 +336,15 @@ def _optical_frame(frame: Frame, frames: FrameStore) -> str:
             else frame.msg.header.frame_id)
 
 
-def _finite(value: Any) -> Any:
-    """Replace NaN and infinity, which have no JSON spelling, by null."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
-def main(args: list[str] | None = None) -> None:
+def main(args: list[str] | None = None) -> int:
     """Console script `grounding_node`: init, spin on several threads, clean up."""
     rclpy.init(args=args)
-    node = GroundingNode()
+    try:
+        node = GroundingNode()
+    except ParameterError as error:
+        rclpy.logging.get_logger('grounding_node').fatal(str(error))
+        rclpy.try_shutdown()
+        return 2
     executor = MultiThreadedExecutor()
     executor.add_node(node)
     try:
@@ -323,3 +354,8 @@ def main(args: list[str] | None = None) -> None:
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -2,15 +2,20 @@
 
 from typing import Any
 
+from pydantic import ValidationError
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 ParameterType)
 from rclpy.node import Node
 
 from .settings import NodeSettings, parameter_rows, ParameterRow, ROS_NAMES
-from ..grounding.config import GroundingConfig, PRESETS
+from ..grounding.config import GroundingConfig
 
 PARAMETER_TYPES = {int: ParameterType.PARAMETER_INTEGER, float: ParameterType.PARAMETER_DOUBLE,
                    bool: ParameterType.PARAMETER_BOOL, str: ParameterType.PARAMETER_STRING}
+
+
+class ParameterError(ValueError):
+    """A parameter value the node cannot start with; the message names it and what it takes."""
 
 
 def descriptor(row: ParameterRow) -> ParameterDescriptor:
@@ -29,24 +34,27 @@ def descriptor(row: ParameterRow) -> ParameterDescriptor:
 
 def declare_parameters(node: Node) -> tuple[GroundingConfig, NodeSettings]:
     """
-    Declare every parameter; a preset replaces each value still at the real default.
+    Declare every parameter; the values the user gave win, the preset fills the rest.
 
-    ROS cannot tell a value left at its default from one a params file repeats, so the preset
-    wins exactly where the value equals the documented default. Values are read in a first,
-    writable declaration and then declared for good with their descriptors (read-only ones
-    cannot be corrected after the fact).
+    That is the rule of the CLI too. To tell a given value from a default, each parameter is
+    first declared without a value (dynamically typed, so any override is accepted); the
+    settings models validate what was given, and the parameters are then declared for good
+    with their descriptors and the resolved values.
     """
     rows = parameter_rows()
-    values = {}
+    given = {}
+    untyped = ParameterDescriptor(dynamic_typing=True)
     for row in rows:
-        values[row.field] = node.declare_parameter(row.name, row.default).value
+        value = node.declare_parameter(row.name, None, untyped).value
         node.undeclare_parameter(row.name)
-    values.update({name: value for name, value in PRESETS[values['preset']].items()
-                   if values[name] == GroundingConfig.model_fields[name].default})
+        if value is not None:
+            given[row.field] = value
+    config, settings = split_values(given)
+    values = {**config.model_dump(), **settings.model_dump()}
     for row in rows:
         node.declare_parameter(row.name, values[row.field], descriptor(row),
                                ignore_override=True)
-    return split_values(values)
+    return config, settings
 
 
 def to_settings_names(parameters: dict[str, Any]) -> dict[str, Any]:
@@ -59,4 +67,24 @@ def split_values(values: dict[str, Any]) -> tuple[GroundingConfig, NodeSettings]
     """Validate a flat settings dict into the core config and the node settings."""
     config = {k: v for k, v in values.items() if k in GroundingConfig.model_fields}
     settings = {k: v for k, v in values.items() if k in NodeSettings.model_fields}
-    return GroundingConfig(**config), NodeSettings(**settings)
+    try:
+        return GroundingConfig(**config), NodeSettings(**settings)
+    except ValidationError as error:
+        raise ParameterError(describe_invalid(error)) from None
+
+
+def describe_invalid(error: ValidationError) -> str:
+    """One line naming each rejected parameter (by its ROS name) and what it accepts."""
+    names = {row.field: row for row in parameter_rows()}
+    problems = []
+    for item in error.errors():
+        field = str(item['loc'][0]) if item['loc'] else ''
+        row = names.get(field)
+        accepts = ''
+        if row is not None and row.choices:
+            accepts = f" (one of: {', '.join(row.choices)})"
+        elif row is not None and row.low is not None:
+            accepts = f' ({row.low} to {row.high})'
+        name = row.name if row is not None else field
+        problems.append(f"{name}={item.get('input')!r}: {item['msg']}{accepts}")
+    return 'invalid parameters: ' + '; '.join(problems)

@@ -8,9 +8,9 @@ file and the README table come from one place.
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from ..grounding.config import GroundingConfig, RESTART
+from ..grounding.config import GroundingConfig, setting, setting_kind
 
 
 class NodeSettings(BaseModel):
@@ -18,27 +18,29 @@ class NodeSettings(BaseModel):
 
     model_config = ConfigDict(extra='forbid', validate_assignment=True)
 
-    frame_policy: Literal['latest', 'next'] = Field(
+    frame_policy: Literal['latest', 'next'] = setting(
         'latest', description='Ground a command on the latest frame received before it '
         '(latest) or on the first frame after it (next)')
-    next_frame_timeout: float = Field(
+    next_frame_timeout: float = setting(
         5.0, ge=0.0, le=600.0,
         description="Seconds a command waits for a frame under frame_policy 'next' (or for "
         'the first frame at all) before answering no_image')
-    command_queue_size: int = Field(
+    command_queue_size: int = setting(
         10, ge=1, le=1000,
         description='Commands waiting for inference; a command beyond this answers dropped',
-        json_schema_extra=RESTART)
-    depth_tolerance: float = Field(
+        restart=True)
+    depth_tolerance: float = setting(
         0.05, ge=0.0, le=10.0,
         description='Largest stamp difference (s) between a colour frame and its depth frame')
-    depth_buffer_size: int = Field(
+    depth_buffer_size: int = setting(
         30, ge=1, le=1000, description='Recent depth frames kept for stamp pairing',
-        json_schema_extra=RESTART)
-    overlay_alpha: float = Field(
-        0.5, ge=0.0, le=1.0, description='Opacity of the mask in the overlay image')
-    marker_scale: float = Field(
-        0.05, ge=0.001, le=10.0, description='Diameter (m) of the target marker sphere')
+        restart=True)
+    overlay_alpha: float = setting(
+        0.5, ge=0.0, le=1.0, description='Opacity of the mask in the overlay image',
+        changes_answers=False)
+    marker_scale: float = setting(
+        0.05, ge=0.001, le=10.0, description='Diameter (m) of the target marker sphere',
+        changes_answers=False)
 
 
 #: Parameter names that differ from the settings field names (a bare `preset` is ambiguous
@@ -59,6 +61,8 @@ class ParameterRow:
     choices: tuple[str, ...]
     description: str
     read_only: bool
+    frame_key: bool
+    changes_answers: bool
 
 
 def parameter_rows() -> list[ParameterRow]:
@@ -71,9 +75,11 @@ def parameter_rows() -> list[ParameterRow]:
             for item in field.metadata:
                 low, high = getattr(item, 'ge', low), getattr(item, 'le', high)
             choices = tuple(getattr(field.annotation, '__args__', ()))
+            kind = setting_kind(field)
             rows.append(ParameterRow(
                 name=ROS_NAMES.get(name, name), field=name, default=defaults[name],
                 kind=str if choices else field.annotation, low=low, high=high,
-                choices=choices, description=field.description,
-                read_only=bool((field.json_schema_extra or {}).get('read_only'))))
+                choices=choices, description=field.description, read_only=kind['restart'],
+                frame_key=model is GroundingConfig and kind['frame_key'],
+                changes_answers=kind['changes_answers']))
     return rows

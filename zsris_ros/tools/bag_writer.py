@@ -26,8 +26,8 @@ from rosbags.typesys import get_typestore, Stores
 from .bag_layout import COMMAND_TOPIC, IMAGE_TOPIC, INFO_TOPIC, TRUTH_TOPIC
 from .bags import IMAGE, STRING
 from .errors import InputError
-from .ground import read_rgb
 from .refer import RefImage
+from ..image_io import read_rgb
 from ..toy.scenes import EXPRESSION_TYPES, generate_scene
 
 BAG_VERSION = 8

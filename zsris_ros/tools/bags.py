@@ -10,6 +10,7 @@ JSON String on the info topic, belong to the command logged at the same nanoseco
 several commands share one log time, they take that time's masks in recording order.
 """
 
+from collections import deque
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import groupby
@@ -22,8 +23,8 @@ from rosbags.highlevel import AnyReader
 from rosbags.interfaces import Connection
 
 from .errors import InputError
-from ..ros.frames import stamp_ns
-from ..ros.image_conversion import ImageConversionError, rgb_from_compressed, rgb_from_image
+from ..frame_policy import FramePairer, FramePolicy, Pairing, stamp_ns
+from ..image_io import ImageConversionError, rgb_from_compressed, rgb_from_image
 
 IMAGE = 'sensor_msgs/msg/Image'
 COMPRESSED_IMAGE = 'sensor_msgs/msg/CompressedImage'
@@ -164,26 +165,33 @@ def paired_commands(bag: Bag, topics: BagTopics, policy: str,
     return _pair(bag, connections, roles, policy, int(timeout_s * 1e9))
 
 
-def _pair(bag: Bag, connections: list[Connection], roles: dict[int, str], policy: str,
-          timeout_ns: int) -> Iterator[BagCommand]:
-    latest: BagImage | None = None
-    waiting: list[BagCommand] = []
+def _pair(bag: Bag, connections: list[Connection], roles: dict[int, str],
+          policy: FramePolicy, timeout_ns: int) -> Iterator[BagCommand]:
+    """Feed the bag's frames and commands, in log time, through the node's frame pairing."""
+    pairer: FramePairer[BagImage] = FramePairer()
+    pending: deque[tuple[BagCommand, Pairing[BagImage]]] = deque()
     index = 0
     for log_ns, group in groupby(bag.messages(connections), key=lambda message: message[1]):
         parts: dict[str, list[tuple[Connection, bytes]]] = {role: [] for role in ROLES}
         for connection, _, raw in group:
             parts[roles[connection.id]].append((connection, raw))
-        frames = [BagImage(bag, c, log_ns, raw) for c, raw in parts['image']]
-        yield from _answer_waiting(waiting, frames[0] if frames else None, log_ns, timeout_ns)
-        latest = frames[-1] if frames else latest
+        pairer.expire(log_ns, timeout_ns)
+        for connection, raw in parts['image']:
+            pairer.frame(BagImage(bag, connection, log_ns, raw), log_ns, timeout_ns)
         for command in _commands(bag, parts, log_ns, index):
             index += 1
-            command.frame = latest if policy == 'latest' else None
-            if command.frame is None:
-                waiting.append(command)
-            else:
-                yield command
-    yield from waiting
+            pending.append((command, pairer.command(log_ns, policy)))
+        yield from _decided(pending)
+    pairer.flush()
+    yield from _decided(pending)
+
+
+def _decided(pending: deque[tuple[BagCommand, Pairing[BagImage]]]) -> Iterator[BagCommand]:
+    """Hand on the commands whose frame is decided, in log-time order (always a prefix)."""
+    while pending and pending[0][1].decided:
+        command, pairing = pending.popleft()
+        command.frame = pairing.frame
+        yield command
 
 
 def _roles(bag: Bag, topics: BagTopics) -> tuple[list[Connection], dict[int, str]]:
@@ -195,20 +203,6 @@ def _roles(bag: Bag, topics: BagTopics) -> tuple[list[Connection], dict[int, str
     pairs = [(connection, role) for role, topic, types, option in wanted if topic
              for connection in bag.connections(topic, types, option)]
     return [c for c, _ in pairs], {c.id: role for c, role in pairs}
-
-
-def _answer_waiting(waiting: list[BagCommand], frame: BagImage | None, log_ns: int,
-                    timeout_ns: int) -> Iterator[BagCommand]:
-    """
-    Give waiting commands this frame, or give up on those waiting longer than the timeout.
-
-    Commands wait in log-time order, so the ones answered are always a prefix.
-    """
-    while waiting and (frame is not None or log_ns - waiting[0].log_ns > timeout_ns):
-        command = waiting.pop(0)
-        if log_ns - command.log_ns <= timeout_ns:
-            command.frame = frame
-        yield command
 
 
 def _commands(bag: Bag, parts: dict[str, list[tuple[Connection, bytes]]], log_ns: int,

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .ground import read_rgb
 from ..grounding import GroundingConfig, GroundingPipeline
 from ..grounding.proposals import SamProposer, StockSamProposer
+from ..image_io import read_rgb
 
 SAMPLE_IMAGE = Path(__file__).resolve().parents[1] / 'data' / 'tabletop.png'
 COMMANDS = ['pick up the red mug', 'the blue box in the middle', 'could you hand me the ball',

@@ -1,11 +1,18 @@
-"""The `zsris` command: each subcommand is a thin function over the core."""
+"""
+The `zsris` command: each subcommand is a thin function over the core.
+
+The parser is built from light modules only (settings, topic names); each subcommand imports
+what it needs when it runs, so `zsris --help`, `zsris params` and `zsris parse` answer without
+loading torch, open_clip or SAM.
+"""
 
 import argparse
+from contextlib import contextmanager
 import json
 import logging
 from pathlib import Path
 import sys
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from pydantic import ValidationError
 
@@ -49,11 +56,30 @@ def cmd_ground(args: argparse.Namespace) -> int:
     return 0 if result['status'] != 'error' else 1
 
 
+@contextmanager
+def torch_hidden() -> Iterator[None]:
+    """
+    Make torch unimportable for the duration, unless it is loaded already.
+
+    spaCy's thinc imports torch when it can (seconds) only to offer torch layers, which the
+    dependency parser never uses; thinc treats the failed import as "no torch".
+    """
+    if 'torch' in sys.modules:
+        yield
+        return
+    sys.modules['torch'] = None
+    try:
+        yield
+    finally:
+        del sys.modules['torch']
+
+
 def cmd_parse(args: argparse.Namespace) -> int:
     """Show how a command is split into referring expression and target noun phrase."""
-    from ..grounding.phrase import PhraseParser
+    with torch_hidden():
+        from ..grounding.phrase import PhraseParser
 
-    phrase = PhraseParser(args.spacy_model).parse(args.text)
+        phrase = PhraseParser(args.spacy_model).parse(args.text)
     print(json.dumps(phrase.__dict__))
     return 0
 
@@ -89,17 +115,16 @@ def cmd_toy_eval(args: argparse.Namespace) -> int:
 
 def cmd_toy_train(args: argparse.Namespace) -> int:
     """Train the toy CLIP from scratch; the shipped checkpoint is this with the defaults."""
-    from ..toy.train import train
+    from ..toy.train import DEFAULT_STEPS, train
 
-    train(Path(args.out), args.steps, args.seed, args.log_every)
+    steps = DEFAULT_STEPS if args.steps is None else args.steps
+    train(Path(args.out), steps, args.seed, args.log_every)
     print(f'saved {args.out}')
     return 0
 
 
 def add_toy_commands(commands: argparse._SubParsersAction) -> None:
     """`zsris toy eval|train`: the offline toy world."""
-    from ..toy.train import DEFAULT_STEPS
-
     toy = commands.add_parser('toy', help='the offline toy world: evaluate or retrain')
     kinds = toy.add_subparsers(dest='toy_command', required=True)
     evaluate = kinds.add_parser('eval', help='accuracy on held-out toy scenes, with ablations')
@@ -111,7 +136,8 @@ def add_toy_commands(commands: argparse._SubParsersAction) -> None:
     evaluate.set_defaults(handler=cmd_toy_eval, preset='toy')
     retrain = kinds.add_parser('train', help='train the toy CLIP from scratch (fixed seed)')
     retrain.add_argument('--out', required=True, help='checkpoint file to write')
-    retrain.add_argument('--steps', type=_count, default=DEFAULT_STEPS, help='optimiser steps')
+    retrain.add_argument('--steps', type=_count,
+                         help='optimiser steps (default: those of the shipped checkpoint)')
     retrain.add_argument('--seed', type=int, default=0, help='initialisation and data seed')
     retrain.add_argument('--log-every', type=_count, default=50, help='steps between logs')
     retrain.set_defaults(handler=cmd_toy_train)
@@ -146,14 +172,11 @@ def cmd_eval_bag(args: argparse.Namespace) -> int:
 
 def cmd_eval_refer(args: argparse.Namespace) -> int:
     """Evaluate on a RefCOCO-family split with the paper's protocol."""
-    from .eval_refer import evaluate_refer, paper_v
+    from .eval_refer import evaluate_refer
     from .evaluate import describe
 
-    config = config_from_args(args)
-    if args.v is None:
-        config.v = paper_v(args.dataset)
-    metrics = evaluate_refer(config, Path(args.root), args.dataset, args.split, args.split_by,
-                             Path(args.out), args.limit, args.overlays)
+    metrics = evaluate_refer(config_from_args(args), Path(args.root), args.dataset, args.split,
+                             args.split_by, Path(args.out), args.limit, args.overlays)
     print(describe(metrics, Path(args.out)))
     return 0
 
@@ -320,6 +343,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def core_errors() -> tuple[type[Exception], ...]:
+    """
+    Return the core's errors that mean "change a setting", not a bug.
+
+    Imported only once something has failed: their modules load torch and spaCy, which
+    `zsris params` and `zsris parse` must not wait for.
+    """
+    from ..grounding import ModelConfigError, WeightsUnavailableError
+    from ..grounding.phrase import PhraseModelError
+
+    return WeightsUnavailableError, ModelConfigError, PhraseModelError
+
+
+def describe_error(error: Exception, args: argparse.Namespace) -> str:
+    """
+    Word a core error for the command line: the setting it names, as this command's option.
+
+    The core names settings only (`sam_checkpoint`); a subcommand with config options has one
+    --option per setting, so the option is found from the parsed arguments.
+    """
+    setting = getattr(error, 'setting', None)
+    if setting is None or not hasattr(args, setting):
+        return str(error)
+    return f"{error} (option --{setting.replace('_', '-')})"
+
+
 def run_reporting_errors(handler: Callable[[argparse.Namespace], int],
                          args: argparse.Namespace) -> int:
     """
@@ -327,17 +376,18 @@ def run_reporting_errors(handler: Callable[[argparse.Namespace], int],
 
     Such a problem becomes one line on stderr and exit status 2.
     """
-    from ..grounding import ModelConfigError, WeightsUnavailableError
-    from ..grounding.phrase import PhraseModelError
-
     try:
         return handler(args)
-    except (WeightsUnavailableError, ModelConfigError, PhraseModelError, InputError) as error:
-        print(f'zsris: error: {error}', file=sys.stderr)
+    except InputError as error:
+        message = str(error)
     except ValidationError as error:
-        problems = '; '.join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                             for e in error.errors())
-        print(f'zsris: error: {problems}', file=sys.stderr)
+        message = '; '.join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                            for e in error.errors())
+    except Exception as error:
+        if not isinstance(error, core_errors()):
+            raise
+        message = describe_error(error, args)
+    print(f'zsris: error: {message}', file=sys.stderr)
     return EXIT_CONFIG
 
 

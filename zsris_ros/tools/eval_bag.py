@@ -26,7 +26,7 @@ from .bags import Bag, BagCommand, BagImage, BagTopics, paired_commands
 from .errors import InputError
 from .evaluate import Batch, ImageUnavailable, Item, no_truth, run_evaluation, TruthUnavailable
 from ..grounding import GroundingConfig
-from ..ros.image_conversion import ImageConversionError
+from ..image_io import ImageConversionError
 
 
 @dataclass(frozen=True)

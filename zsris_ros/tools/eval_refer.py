@@ -14,23 +14,29 @@ from typing import Any, Iterator
 import numpy as np
 
 from .evaluate import Batch, ImageUnavailable, Item, run_evaluation, TruthUnavailable
-from .ground import read_rgb
 from .refer import DEFAULT_SPLIT_BY, load_split, RefImage
 from ..grounding import GroundingConfig
+from ..image_io import read_rgb
 
 #: The paper's v for RefCOCOg, whose longer expressions lean more on the local crop.
 REFCOCOG_V = 0.85
 
 
 def paper_v(dataset: str) -> float:
-    """Return the paper's v for a dataset (ALGORITHM.md): 0.85 for RefCOCOg, else 0.95."""
+    """Return the paper's v for a dataset: 0.85 for RefCOCOg, else 0.95 (doc/method.md)."""
     return REFCOCOG_V if dataset == 'refcocog' else GroundingConfig.model_fields['v'].default
 
 
 def evaluate_refer(config: GroundingConfig, root: Path, dataset: str, split: str,
                    split_by: str | None, out: Path, limit: int | None,
                    overlays: bool) -> dict[str, Any]:
-    """Evaluate every sentence of the split; results.jsonl and metrics.json go to `out`."""
+    """
+    Evaluate every sentence of the split; results.jsonl and metrics.json go to `out`.
+
+    Unless the user or the preset set v, the paper's v for the dataset is used.
+    """
+    if 'v' not in config.model_fields_set:
+        config = config.model_copy(update={'v': paper_v(dataset)})
     split_by = split_by or DEFAULT_SPLIT_BY[dataset]
     images = load_split(root, dataset, split, split_by)
     total = sum(len(image.sentences) for image in images)

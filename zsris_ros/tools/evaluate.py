@@ -18,6 +18,7 @@ from .metrics import overlap, summarize
 from .run_folder import METRICS, RunFolder
 from ..grounding import GroundingConfig, GroundingPipeline, GroundingResult
 from ..grounding.overlay import draw_overlay
+from ..grounding.result import Status
 
 TRUTH_COLOUR = (255, 0, 255)
 
@@ -25,7 +26,7 @@ TRUTH_COLOUR = (255, 0, 255)
 class ImageUnavailable(Exception):
     """No image for a batch; `status` is what its results say (no_image or error)."""
 
-    def __init__(self, status: str, message: str) -> None:
+    def __init__(self, status: Status, message: str) -> None:
         """Keep the status beside the one-line message."""
         super().__init__(message)
         self.status = status
@@ -104,21 +105,17 @@ def _ground_batch(pipeline: GroundingPipeline, batch: Batch, items: list[Item],
     if not items:
         return
     image: np.ndarray | None = None
-    status = None
     try:
         image = batch.image()
         results = pipeline.ground_many(image, [item.text for item in items])
     except ImageUnavailable as error:
-        results = [GroundingResult(item.text, message=str(error)) for item in items]
-        status = error.status
+        results = [GroundingResult.failure(item.text, error.status, str(error))
+                   for item in items]
     for item, result in zip(items, results):
         target, score = _score(item, result.mask, image)
         if overlays and image is not None:
             _write_overlay(folder, item.index, image, target, result)
-        record = {'index': item.index, **item.fields, **result.to_dict(), **score}
-        if status:
-            record['status'] = status
-        yield record
+        yield {'index': item.index, **item.fields, **result.to_dict(), **score}
 
 
 def _score(item: Item, mask: np.ndarray | None, image: np.ndarray | None

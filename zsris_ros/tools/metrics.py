@@ -1,5 +1,5 @@
 """
-The paper's segmentation metrics (ALGORITHM.md, "Metrics") and latency percentiles.
+The paper's segmentation metrics (doc/method.md, "Metrics") and latency percentiles.
 
 Computed from the lines of ``results.jsonl`` rather than from masks kept in memory, so a
 resumed run and a finished run give identical numbers from the same file.

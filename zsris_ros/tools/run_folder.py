@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from ..grounding.config import fields_where, GroundingConfig
 
 RESULTS = 'results.jsonl'
 METRICS = 'metrics.json'
 SETTINGS = 'run.json'
 OVERLAYS = 'overlays'
 #: Settings that change speed or where files live, never an answer: a run may resume on a GPU.
-SPEED_ONLY = frozenset({'device', 'weights_dir', 'compile', 'points_per_batch',
-                        'frame_cache_size', 'text_cache_size'})
+SPEED_ONLY = frozenset(fields_where(GroundingConfig, 'changes_answers', False))
 
 
 class RunFolder:

@@ -32,7 +32,7 @@ def evaluate_toy(config: GroundingConfig, n: int, seed: int) -> dict[str, Any]:
         scene = generate_scene(scene_seed)
         texts = [expression.text for expression in scene.expressions]
         for name, changes in ABLATIONS.items():
-            pipeline.update(**{**_knobs(config), **changes})
+            pipeline.reconfigure(config.model_copy(update=changes))
             results = pipeline.ground_many(scene.image, texts, frame_key=scene_seed)
             records[name] += [_record(expression, scene, result)
                               for expression, result in zip(scene.expressions, results)]
@@ -44,10 +44,6 @@ def evaluate_toy(config: GroundingConfig, n: int, seed: int) -> dict[str, Any]:
         'overall': _scores(full),
         'ablation': {name: {'pr50': _scores(rows)['pr50']} for name, rows in records.items()},
     }
-
-
-def _knobs(config: GroundingConfig) -> dict[str, float]:
-    return {'v': config.v, 'r': config.r}
 
 
 def _record(expression: Any, scene: Any, result: Any) -> dict[str, Any]:
