@@ -12,7 +12,10 @@ def test_bench_json_report_has_the_promised_keys(capsys):
     report = json.loads(capsys.readouterr().out)
     for key in ('new_frame', 'repeat_command'):
         assert report['baseline_ms'][key] > 0 and report['fast_ms'][key] > 0
-    assert report['speedup_new_frame'] > 0 and report['speedup_repeat_command'] > 0
+    # Ratios from one run (measured 5-12x and 500x+ on 2 cores): a fast path that stopped
+    # sharing the trunk or caching the frame would fall far below these bounds.
+    assert report['speedup_new_frame'] > 1.5, report
+    assert report['speedup_repeat_command'] > 5.0, report
     assert report['same_selection'] is True
     assert set(report['stages']) == {'baseline_new_frame', 'baseline_repeat',
                                      'fast_new_frame', 'fast_repeat'}

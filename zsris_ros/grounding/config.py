@@ -104,7 +104,8 @@ class GroundingConfig(BaseModel):
         'auto', description="SAM checkpoint file, 'auto' (download to the cache, sha256 "
         "checked) or 'none' (random weights)", restart=True)
     weights_dir: str = setting(
-        '', description="Cache for downloaded weights; '' means $XDG_CACHE_HOME/zsris_ros",
+        '', description="Folder for downloaded SAM and CLIP weights; '' means "
+        '$XDG_CACHE_HOME/zsris_ros for SAM and the Hugging Face cache for CLIP',
         restart=True, changes_answers=False)
     spacy_model: str = setting(
         'en_core_web_sm', description='spaCy pipeline used to find the target noun phrase',

@@ -98,15 +98,17 @@ def clip_checkpoint_path(model_name: str, pretrained: str, weights_dir: str = ''
         raise WeightsUnavailableError(
             f'clip_pretrained {pretrained!r} is neither a file nor an open_clip tag of '
             f'{model_name}; set clip_pretrained to a checkpoint file', CLIP_SETTING)
-    cached = _cached_hub_file(pretrained_cfg)
+    # Given a weights_dir, open_clip downloads there too; otherwise to its usual caches.
+    hub_cache = str(cache_dir(weights_dir)) if weights_dir else None
+    cached = _cached_hub_file(pretrained_cfg, hub_cache)
     if cached:
         return cached
     source = _source_url(pretrained_cfg)
     _require_reachable(source, CLIP_SETTING)
-    return download_pretrained(pretrained_cfg, cache_dir=None)
+    return download_pretrained(pretrained_cfg, cache_dir=hub_cache)
 
 
-def _cached_hub_file(pretrained_cfg: dict) -> str | None:
+def _cached_hub_file(pretrained_cfg: dict, hub_cache: str | None) -> str | None:
     """Path of the hub file when already downloaded (avoids the hub's network retries)."""
     from huggingface_hub import try_to_load_from_cache
 
@@ -114,7 +116,7 @@ def _cached_hub_file(pretrained_cfg: dict) -> str | None:
     if not hub:
         return None
     repo_id, filename = os.path.split(hub)
-    found = try_to_load_from_cache(repo_id, filename or HF_DEFAULT_FILE)
+    found = try_to_load_from_cache(repo_id, filename or HF_DEFAULT_FILE, cache_dir=hub_cache)
     return found if isinstance(found, str) else None
 
 

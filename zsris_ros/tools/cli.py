@@ -12,7 +12,7 @@ import json
 import logging
 from pathlib import Path
 import sys
-from typing import Callable, Iterator, Sequence
+from typing import Callable, get_args, Iterator, Sequence
 
 from pydantic import ValidationError
 
@@ -138,7 +138,7 @@ def add_toy_commands(commands: argparse._SubParsersAction) -> None:
     retrain.add_argument('--out', required=True, help='checkpoint file to write')
     retrain.add_argument('--steps', type=_count,
                          help='optimiser steps (default: those of the shipped checkpoint)')
-    retrain.add_argument('--seed', type=int, default=0, help='initialisation and data seed')
+    retrain.add_argument('--seed', type=int, default=0, help='seed of the training scenes and captions')
     retrain.add_argument('--log-every', type=_count, default=50, help='steps between logs')
     retrain.set_defaults(handler=cmd_toy_train)
 
@@ -324,9 +324,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(handler=cmd_bench)
 
     demo = commands.add_parser('demo', help='replay the sample bag into a live node')
-    demo.add_argument('--preset', default='toy', choices=['toy', 'real', 'tiny'],
+    fields = GroundingConfig.model_fields
+    demo.add_argument('--preset', default='toy', choices=get_args(fields['preset'].annotation),
                       help='model preset of the node (default: toy, trained offline)')
-    demo.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda'])
+    demo.add_argument('--device', default=fields['device'].default,
+                      choices=get_args(fields['device'].annotation),
+                      help=fields['device'].description)
     demo.add_argument('--bag', default=str(SAMPLE_BAG), help='bag to replay')
     demo.add_argument('--out', default='demo_out', help='folder for overlays and summary')
     demo.set_defaults(handler=cmd_demo)
