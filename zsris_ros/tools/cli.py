@@ -138,7 +138,8 @@ def add_toy_commands(commands: argparse._SubParsersAction) -> None:
     retrain.add_argument('--out', required=True, help='checkpoint file to write')
     retrain.add_argument('--steps', type=_count,
                          help='optimiser steps (default: those of the shipped checkpoint)')
-    retrain.add_argument('--seed', type=int, default=0, help='seed of the training scenes and captions')
+    retrain.add_argument('--seed', type=int, default=0,
+                         help='seed of the training scenes and captions')
     retrain.add_argument('--log-every', type=_count, default=50, help='steps between logs')
     retrain.set_defaults(handler=cmd_toy_train)
 
