@@ -285,7 +285,7 @@ def test_command_on_remapped_topics_gets_a_result(launch, probe):
         return bool(images.get_subscription_count() and commands.get_subscription_count()
                     and probe.count_publishers(f'/{NAMESPACE}/result'))
 
-    assert _spin_until(executor, connected, 90), (
+    assert _spin_until(executor, connected, 180), (
         'the node never subscribed to the remapped topics or published result:\n'
         + launch.output())
     print(f'node discovered {time.monotonic() - launch.started:.1f} s after ros2 launch')
@@ -299,7 +299,7 @@ def test_command_on_remapped_topics_gets_a_result(launch, probe):
             commands.publish(String(data=COMMAND))
         sent.append(image.header.stamp)
 
-    assert _spin_until(executor, lambda: results, 90, every=publish), (
+    assert _spin_until(executor, lambda: results, 180, every=publish), (
         f'no result on /{NAMESPACE}/result ({len(sent)} frames sent):\n' + launch.output())
     print(f'result {time.monotonic() - launch.started:.1f} s after ros2 launch')
     result = results[0]

@@ -1,20 +1,18 @@
 """
 Run the real `grounding_node` in a subprocess and talk to it over real rclpy topics.
 
-No mocks: the node is the installed console script, started with `--ros-args`, and this
-process reaches it through DDS on a private domain restricted to localhost. A `Harness`
-owns one node process plus one rclpy Node (publishers, subscriptions, parameter clients)
-spun by a SingleThreadedExecutor in a background thread; every received message is kept in
-a per-topic list guarded by a lock, and `wait_for` polls a predicate over them.
+No mocks: the node is the installed console script, started with `--ros-args` by the demo's
+launcher (zsris_ros.tools.live_node), and this process reaches it through DDS on a private
+domain restricted to localhost. A `Harness` owns one node process plus one rclpy Node
+(publishers, subscriptions, parameter clients) spun by a SingleThreadedExecutor in a
+background thread; every received message is kept in a per-topic list guarded by a lock, and
+`wait_for` polls a predicate over them. This module holds only what the tests add: base
+parameters, steady memory readings, confirmed frames, caches filled before measuring.
 """
 
 import json
 import os
 from pathlib import Path
-import shutil
-import signal
-import subprocess
-import sys
 import threading
 import time
 from typing import Any, Callable, TypeVar
@@ -35,6 +33,9 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header, String
 from visualization_msgs.msg import Marker
 
+from zsris_ros.grounding.result import result_keys
+from zsris_ros.tools import live_node
+
 T = TypeVar('T')
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,23 +50,17 @@ OUTPUT_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 #: Parameters every test node gets: random-weight tiny models on the CPU.
 BASE_PARAMETERS = {'model_preset': 'tiny', 'device': 'cpu'}
 #: Each result carries exactly these keys.
-RESULT_KEYS = {
-    'command', 'referring_expression', 'noun_phrase', 'status', 'message', 'score', 'margin',
-    'bbox', 'centroid', 'area', 'num_proposals', 'target_point', 'depth_status',
-    'image_stamp', 'frame_id', 'timings_ms', 'warnings'}
+RESULT_KEYS = set(result_keys())
+#: glibc malloc with fixed thresholds: blocks of 64 KiB and more are mapped and unmapped one by
+#: one, so the node's RSS follows the memory it holds instead of its allocator's high-water
+#: marks (tens of MB of noise otherwise). A leak stays resident all the same.
+STEADY_MALLOC = {'MALLOC_MMAP_THRESHOLD_': '65536', 'MALLOC_TRIM_THRESHOLD_': '131072'}
+#: Depth of the node's output publishers' history (mask, overlay, ...): full after this many.
+OUTPUT_HISTORY = 10
+#: Time for start-up (imports, model loading) of several nodes at once on a loaded machine.
+STARTUP_TIMEOUT_S = 180.0
 OUTPUT_TYPES = {'mask': Image, 'centroid': PointStamped, 'target_point': PointStamped,
                 'marker': Marker, 'overlay': Image}
-
-
-def node_executable() -> str:
-    """Find the `grounding_node` console script of the interpreter running the tests."""
-    found = Path(sys.executable).with_name('grounding_node')
-    if found.is_file():
-        return str(found)
-    found = shutil.which('grounding_node')
-    if found is None:
-        raise RuntimeError('console script grounding_node not found; pip install -e .')
-    return found
 
 
 def sample_rgb() -> np.ndarray:
@@ -117,6 +112,11 @@ def string_cdr(data: bytes) -> bytes:
     return b'\x00\x01\x00\x00' + (len(data) + 1).to_bytes(4, 'little') + data + b'\x00'
 
 
+def frame_leak_bytes(num_proposals: int = 0, width: int = 320, height: int = 240) -> int:
+    """Bytes a node would leak by keeping one frame: its rgb8 data and its proposal masks."""
+    return width * height * (3 + num_proposals)
+
+
 def rss_bytes(pid: int) -> int:
     """Resident set size of a process, from /proc."""
     for line in Path(f'/proc/{pid}/status').read_text().splitlines():
@@ -125,62 +125,30 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError(f'no VmRSS for pid {pid}')
 
 
-class NodeProcess:
-    """One `grounding_node` subprocess with its log captured to a file."""
+class NodeProcess(live_node.NodeProcess):
+    """The demo's node launcher with the tests' base parameters, memory probe and strictness."""
 
     def __init__(self, namespace: str, parameters: dict[str, Any], log_path: Path) -> None:
-        self.namespace = namespace
-        self.log_path = log_path
-        arguments = [node_executable(), '--ros-args', '-r', f'__ns:=/{namespace}']
-        for name, value in {**BASE_PARAMETERS, **parameters}.items():
-            arguments += ['-p', f'{name}:={_parameter_text(value)}']
-        self.arguments = arguments
-        self._interrupted = False
-        self._log = open(log_path, 'wb')
-        env = {**os.environ, 'PYTHONUNBUFFERED': '1', 'RCUTILS_LOGGING_BUFFERED_STREAM': '0'}
-        self.process = subprocess.Popen(arguments, stdout=self._log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, env=env)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
+        super().__init__(namespace, {**BASE_PARAMETERS, **parameters}, log_path,
+                         {**os.environ, **STEADY_MALLOC})
 
     def rss(self) -> int:
         return rss_bytes(self.pid)
 
-    def log(self) -> str:
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text(errors='replace')
-
-    def interrupt(self) -> None:
-        """Send SIGINT once (a second one could interrupt the node's own clean-up)."""
-        if not self._interrupted and self.alive():
-            self._interrupted = True
-            self.process.send_signal(signal.SIGINT)
+    def steady_rss(self, samples: int = 5, interval: float = 0.1) -> int:
+        """Median of a few RSS readings, so one frame in flight does not count."""
+        readings = []
+        for _ in range(samples):
+            readings.append(self.rss())
+            time.sleep(interval)
+        return sorted(readings)[samples // 2]
 
     def stop(self, timeout: float = 20.0) -> int:
-        """SIGINT, as ros2 launch does; kill if it does not exit in time. Returns the code."""
-        self.interrupt()
-        if self.alive():
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10.0)
-                self._log.close()
-                raise AssertionError(f'node ignored SIGINT for {timeout} s:\n{self.log()}')
-        self._log.close()
-        return self.process.returncode
-
-
-def _parameter_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return 'true' if value else 'false'
-    return str(value)
+        """Like the demo's stop, but a node that ignores SIGINT fails the test."""
+        code = super().stop(timeout)
+        if self.ignored_sigint:
+            raise AssertionError(f'node ignored SIGINT for {timeout} s:\n{self.log()}')
+        return code
 
 
 class Harness:
@@ -293,13 +261,28 @@ class Harness:
         self.command_pub.publish(string_cdr(data))
 
     def publish_frame(self, msg: Image | CompressedImage, repeats: int = 2,
-                      settle: float = 0.25) -> None:
-        """Best-effort frame, sent twice (same stamp) and given time to land before commands."""
+                      confirm: bool = True, timeout: float = 60.0) -> None:
+        """
+        Publish a best-effort frame (twice, same stamp) and make sure it is the node's latest.
+
+        Frames and commands reach the node on separate readers, so a command sent after a
+        frame may overtake it. With `confirm`, a blank command is sent after the frame: the
+        node answers it at once, naming the frame it had; the frame is sent again until that
+        is this one. Needs frame_policy latest and loaded models; otherwise confirm=False.
+        """
         publisher = self.compressed_pub if isinstance(msg, CompressedImage) else self.image_pub
-        for _ in range(repeats):
-            publisher.publish(msg)
-            time.sleep(0.03)
-        time.sleep(settle)
+        deadline = time.monotonic() + timeout
+        while True:
+            for _ in range(repeats):
+                publisher.publish(msg)
+                time.sleep(0.03)
+            if not confirm or self.latest_frame(timeout) == stamp_dict(msg.header.stamp):
+                return
+            assert time.monotonic() < deadline, f'frame {msg.header.stamp} never became latest'
+
+    def latest_frame(self, timeout: float = 60.0) -> dict[str, int] | None:
+        """Ask the node for the stamp of its latest frame: a blank command is answered with it."""
+        return self.result_for(self.send(self.blank()), timeout, settle=0.0)['image_stamp']
 
     def publish_depth(self, depth: Image, info: CameraInfo, repeats: int = 2) -> None:
         for _ in range(repeats):
@@ -310,6 +293,26 @@ class Harness:
     def ground(self, text: str, timeout: float = 30.0) -> dict[str, Any]:
         """Send a unique command and return its one result."""
         return self.result_for(self.send(self.unique(text)), timeout)
+
+    def fill_caches(self, publish: Callable[[], None] = lambda: None,
+                    text: str = 'the cup on the table') -> list[dict[str, Any]]:
+        """
+        Ground commands on distinct frames until the node's memory has reached its plateau.
+
+        The per-frame feature cache (frame_cache_size) and the output publishers' history
+        fill up during the first commands, so memory measured before that grows without any
+        leak. `publish` makes the next frame current (a stream may already be doing it).
+        """
+        cache_size = self.get_parameters('frame_cache_size')['frame_cache_size']
+        wanted = max(cache_size, OUTPUT_HISTORY) + 2
+        results, frames = [], set()
+        while len(frames) < wanted:
+            assert len(results) < 3 * wanted, f'commands kept reusing frames: {results}'
+            publish()
+            results.append(self.ground(text))
+            assert results[-1]['status'] == 'ok', results[-1]
+            frames.add(json.dumps(results[-1]['image_stamp'], sort_keys=True))
+        return results
 
     # Parameters.
 
@@ -339,7 +342,7 @@ class Harness:
 
     # Life cycle.
 
-    def wait_connected(self, timeout: float = 60.0) -> None:
+    def wait_connected(self, timeout: float = STARTUP_TIMEOUT_S) -> None:
         """Both directions of every topic discovered (the node's endpoints exist)."""
         endpoints = [self.image_pub, self.compressed_pub, self.depth_pub, self.info_pub,
                      self.command_pub]
@@ -350,7 +353,7 @@ class Harness:
         # Discovery is not symmetric: give the node time to match our endpoints too.
         time.sleep(0.5)
 
-    def wait_ready(self, probe_frame: Image, timeout: float = 60.0) -> None:
+    def wait_ready(self, probe_frame: Image, timeout: float = STARTUP_TIMEOUT_S) -> None:
         """
         Wait until discovered and the models loaded: a probe command has been answered.
 
@@ -382,3 +385,51 @@ class Harness:
 
 def _parse_result(msg: String) -> dict[str, Any]:
     return json.loads(msg.data)
+
+
+class CameraStream:
+    """
+    A camera in a thread: a frame with a new stamp every 1/rate s, and when each was sent.
+
+    Frame i is stamped `second` s + i us, so the stamps never meet another test's.
+    """
+
+    def __init__(self, harness: Harness, second: int, rate: float = 30.0) -> None:
+        self._harness, self._second, self._period = harness, second, 1.0 / rate
+        self._sent: list[float] = []
+        self.started = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name='camera')
+
+    def __enter__(self) -> 'CameraStream':
+        self.started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(5.0)
+
+    def _run(self) -> None:
+        msg = image_msg(sample_rgb(), 'rgb8', stamp(self._second))
+        while not self._stop.is_set():
+            msg.header.stamp = stamp(self._second, len(self._sent) * 1000)
+            self._harness.image_pub.publish(msg)
+            self._sent.append(time.monotonic())
+            time.sleep(max(0.0, self.started + len(self._sent) * self._period - time.monotonic()))
+
+    @property
+    def count(self) -> int:
+        """Frames sent so far."""
+        return len(self._sent)
+
+    def rate(self) -> float:
+        """Frames sent per second so far."""
+        return self.count / max(time.monotonic() - self.started, 1e-9)
+
+    def sent_at(self, image_stamp: dict[str, int] | None) -> float | None:
+        """When the frame with this `result` stamp was sent (monotonic), or None if not ours."""
+        if not image_stamp or image_stamp['sec'] != self._second:
+            return None
+        index, rest = divmod(image_stamp['nanosec'], 1000)
+        return self._sent[index] if rest == 0 and index < len(self._sent) else None

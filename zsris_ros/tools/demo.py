@@ -20,10 +20,11 @@ from .bags import Bag, BagCommand, BagTopics, paired_commands
 from .live_node import loopback_environment, NodeClient, NodeProcess
 from .metrics import overlap
 from ..grounding.overlay import draw_overlay
-from ..ros.image_conversion import rgb_from_image
+from ..grounding.result import GroundingResult
+from ..image_io import rgb_from_image
 
 NAMESPACE = '/zsris_demo'
-START_TIMEOUT_S = 60.0
+START_TIMEOUT_S = 180.0
 COMMAND_TIMEOUT_S = 60.0
 
 
@@ -70,10 +71,11 @@ def _replay(client: NodeClient, command: BagCommand, out: Path) -> DemoRow:
     if command.frame is not None:
         client.send_frame(command.frame.raw)
     start = time.monotonic()
-    result, mask_msg = client.ask(command.text, COMMAND_TIMEOUT_S)
+    answer, mask_msg = client.ask(command.text, COMMAND_TIMEOUT_S)
     latency = (time.monotonic() - start) * 1000.0
-    result = result or {'status': 'timeout', 'noun_phrase': '', 'score': None,
-                        'centroid': None}
+    result = (GroundingResult.from_dict(answer) if answer is not None else
+              GroundingResult.failure(command.text, 'timeout',
+                                      f'no result within {COMMAND_TIMEOUT_S:.0f} s'))
     mask = rgb_from_image(mask_msg).any(axis=2) if mask_msg is not None else None
     iou = None
     if command.truth is not None:
@@ -81,14 +83,14 @@ def _replay(client: NodeClient, command: BagCommand, out: Path) -> DemoRow:
     if command.frame is not None:
         _write_overlay(out / f'{command.index:03d}.png', command.frame.rgb(), mask, result)
     return DemoRow(command=command.text, kind=(command.info or {}).get('type', ''),
-                   noun_phrase=result['noun_phrase'], status=result['status'],
-                   score=result['score'], centroid=result['centroid'], iou=iou,
+                   noun_phrase=result.noun_phrase, status=result.status,
+                   score=result.score, centroid=result.centroid, iou=iou,
                    latency_ms=round(latency, 1))
 
 
 def _write_overlay(path: Path, rgb: np.ndarray, mask: np.ndarray | None,
-                   result: dict[str, Any]) -> None:
-    picture = draw_overlay(rgb, mask, result['centroid'], result['noun_phrase'])
+                   result: GroundingResult) -> None:
+    picture = draw_overlay(rgb, mask, result.centroid, result.noun_phrase)
     cv2.imwrite(str(path), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
 
 

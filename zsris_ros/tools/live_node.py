@@ -9,6 +9,7 @@ import json
 import os
 from pathlib import Path
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -35,29 +36,82 @@ def loopback_environment() -> dict[str, str]:
     return env
 
 
+#: The node's module, run with this interpreter when no console script can be found.
+NODE_MODULE = 'zsris_ros.ros.node'
+#: Child output reaches the log file as it is written, so a log read mid-run is current.
+UNBUFFERED = {'PYTHONUNBUFFERED': '1', 'RCUTILS_LOGGING_BUFFERED_STREAM': '0'}
+
+
+def node_command() -> list[str]:
+    """
+    Find how to start `grounding_node` with this interpreter, however the package was installed.
+
+    pip puts the console script next to sys.executable (a venv's bin/) or on PATH; colcon puts
+    it under lib/zsris_ros/, which is on neither, so the last resort runs the node's `main`
+    through this interpreter, which works wherever `zsris_ros` imports.
+    """
+    beside = Path(sys.executable).with_name('grounding_node')
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return [str(beside)]
+    on_path = shutil.which('grounding_node')
+    if on_path is not None:
+        return [on_path]
+    return [sys.executable, '-m', NODE_MODULE]
+
+
+def parameter_text(value: Any) -> str:
+    """Spell a value for `-p name:=value` (booleans as ROS spells them)."""
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    return str(value)
+
+
 class NodeProcess:
-    """The `grounding_node` console script as a child process, stopped with SIGINT."""
+    """The grounding node as a child process with its log in a file, stopped with SIGINT."""
 
     def __init__(self, namespace: str, parameters: dict[str, Any], log_path: Path,
-                 env: dict[str, str]) -> None:
-        executable = Path(sys.executable).with_name('grounding_node')
-        arguments = [str(executable), '--ros-args', '-r', f'__ns:={namespace}']
-        for name, value in parameters.items():
-            arguments += ['-p', f'{name}:={value}']
+                 env: dict[str, str] | None = None) -> None:
+        self.namespace = '/' + namespace.lstrip('/')
         self.log_path = log_path
-        with open(log_path, 'w') as log:
-            self.process = subprocess.Popen(arguments, stdout=log, stderr=subprocess.STDOUT,
-                                            env=env)
+        self.arguments = [*node_command(), '--ros-args', '-r', f'__ns:={self.namespace}']
+        for name, value in parameters.items():
+            self.arguments += ['-p', f'{name}:={parameter_text(value)}']
+        self.ignored_sigint = False
+        self._interrupted = False
+        with open(log_path, 'wb') as log:
+            self.process = subprocess.Popen(
+                self.arguments, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**(os.environ if env is None else env), **UNBUFFERED})
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """Interrupt the node as a terminal would, then make sure it is gone."""
-        if self.process.poll() is None:
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors='replace')
+
+    def interrupt(self) -> None:
+        """Send SIGINT once (a second one could interrupt the node's own clean-up)."""
+        if not self._interrupted and self.alive():
+            self._interrupted = True
             self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+
+    def stop(self, timeout: float = 20.0) -> int:
+        """
+        Interrupt the node as a terminal would; kill it if it has not exited within timeout.
+
+        Returns the exit code; `ignored_sigint` tells whether it had to be killed.
+        """
+        self.interrupt()
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.ignored_sigint = True
+            self.process.kill()
+            return self.process.wait()
 
 
 class NodeClient:
