@@ -2,7 +2,7 @@
 Run the real `grounding_node` in a subprocess and talk to it over real rclpy topics.
 
 No mocks: the node is the installed console script, started with `--ros-args` by the demo's
-launcher (zsris_ros.tools.live_node), and this process reaches it through DDS on a private
+launcher (zsris_ros.tools.live.node_client), and this process reaches it through DDS on a private
 domain restricted to localhost. A `Harness` owns one node process plus one rclpy Node
 (publishers, subscriptions, parameter clients) spun by a SingleThreadedExecutor in a
 background thread; every received message is kept in a per-topic list guarded by a lock, and
@@ -34,7 +34,7 @@ from std_msgs.msg import Header, String
 from visualization_msgs.msg import Marker
 
 from zsris_ros.grounding.result import result_keys
-from zsris_ros.tools import live_node
+from zsris_ros.tools.live import node_client
 
 T = TypeVar('T')
 
@@ -125,7 +125,7 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError(f'no VmRSS for pid {pid}')
 
 
-class NodeProcess(live_node.NodeProcess):
+class NodeProcess(node_client.NodeProcess):
     """The demo's node launcher with the tests' base parameters, memory probe and strictness."""
 
     def __init__(self, namespace: str, parameters: dict[str, Any], log_path: Path) -> None:

@@ -199,8 +199,8 @@ WITHOUT_ROS = """
     else:
         sys.exit('the blocker let sensor_msgs through')
 
-    import zsris_ros.tools.eval_bag
-    from zsris_ros.tools.bags import Bag, BagTopics, paired_commands
+    import zsris_ros.tools.evaluation.bag
+    from zsris_ros.tools.bags.reader import Bag, BagTopics, paired_commands
 
     bag_path, out = Path(sys.argv[1]), Path(sys.argv[2])
     with Bag(bag_path) as bag:

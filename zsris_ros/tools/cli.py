@@ -16,10 +16,10 @@ from typing import Callable, get_args, Iterator, Sequence
 
 from pydantic import ValidationError
 
-from .bag_layout import (COMMAND_TOPIC, IMAGE_TOPIC, INFO_TOPIC, SAMPLE_BAG, STORAGE_FORMATS,
-                         TRUTH_TOPIC)
+from .bags.layout import (COMMAND_TOPIC, IMAGE_TOPIC, INFO_TOPIC, SAMPLE_BAG, STORAGE_FORMATS,
+                          TRUTH_TOPIC)
 from .errors import InputError
-from .refer import DEFAULT_SPLIT_BY, SPLIT_BYS, SPLITS
+from .evaluation.refer_data import DEFAULT_SPLIT_BY, SPLIT_BYS, SPLITS
 from ..grounding.config import GroundingConfig
 from ..ros.settings import NodeSettings
 
@@ -95,7 +95,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Replay the sample bag into a live node and show what it grounded."""
-    from .demo import format_rows, run_demo
+    from .live.demo import format_rows, run_demo
 
     summary = run_demo({'model_preset': args.preset, 'device': args.device}, Path(args.bag),
                        Path(args.out))
@@ -106,7 +106,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_toy_eval(args: argparse.Namespace) -> int:
     """Score the toy preset on held-out toy scenes, with the method's ablations."""
-    from .toy_eval import evaluate_toy, format_toy_report
+    from .evaluation.toy import evaluate_toy, format_toy_report
 
     report = evaluate_toy(config_from_args(args), args.n, args.seed)
     print(json.dumps(report) if args.json else format_toy_report(report))
@@ -157,9 +157,9 @@ def cmd_params(args: argparse.Namespace) -> int:
 
 def cmd_eval_bag(args: argparse.Namespace) -> int:
     """Replay a bag's commands through the pipeline and score them."""
-    from .bags import BagTopics
-    from .eval_bag import BagSource, evaluate_bag
-    from .evaluate import describe
+    from .bags.reader import BagTopics
+    from .evaluation.bag import BagSource, evaluate_bag
+    from .evaluation.run import describe
 
     source = BagSource(
         Path(args.bag), BagTopics(args.image_topic, args.command_topic, args.gt_topic,
@@ -173,8 +173,8 @@ def cmd_eval_bag(args: argparse.Namespace) -> int:
 
 def cmd_eval_refer(args: argparse.Namespace) -> int:
     """Evaluate on a RefCOCO-family split with the paper's protocol."""
-    from .eval_refer import evaluate_refer
-    from .evaluate import describe
+    from .evaluation.refer import evaluate_refer
+    from .evaluation.run import describe
 
     metrics = evaluate_refer(config_from_args(args), Path(args.root), args.dataset, args.split,
                              args.split_by, Path(args.out), args.limit, args.overlays)
@@ -184,7 +184,7 @@ def cmd_eval_refer(args: argparse.Namespace) -> int:
 
 def cmd_eval_compare(args: argparse.Namespace) -> int:
     """Print two runs' metrics side by side."""
-    from .compare import compare_table, load_metrics
+    from .evaluation.compare import compare_table, load_metrics
 
     print(f'A = {args.a}\nB = {args.b}')
     print(compare_table(load_metrics(Path(args.a)), load_metrics(Path(args.b))))
@@ -193,7 +193,7 @@ def cmd_eval_compare(args: argparse.Namespace) -> int:
 
 def cmd_bag_from_toy(args: argparse.Namespace) -> int:
     """Write toy scenes and their expressions as a replayable bag."""
-    from .bag_writer import toy_scenes, write_bag
+    from .bags.writer import toy_scenes, write_bag
 
     count = write_bag(Path(args.out), toy_scenes(args.n, args.seed, args.per_scene),
                       args.storage)
@@ -203,8 +203,8 @@ def cmd_bag_from_toy(args: argparse.Namespace) -> int:
 
 def cmd_bag_from_refer(args: argparse.Namespace) -> int:
     """Write a RefCOCO-family split as a replayable bag."""
-    from .bag_writer import refer_scenes, write_bag
-    from .refer import load_split
+    from .bags.writer import refer_scenes, write_bag
+    from .evaluation.refer_data import load_split
 
     images = load_split(Path(args.root), args.dataset, args.split,
                         args.split_by or DEFAULT_SPLIT_BY[args.dataset])[:args.images]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from zsris_ros.tools.metrics import latency, Overlap, overlap, summarize
+from zsris_ros.tools.evaluation.metrics import latency, Overlap, overlap, summarize
 
 # 4x4 target with 6 pixels; every expected count below was counted on these drawings.
 TARGET = np.array([[0, 0, 0, 0],

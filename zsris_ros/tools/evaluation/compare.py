@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from ..errors import InputError
 
 Number = int | float
 

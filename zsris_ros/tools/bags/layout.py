@@ -12,4 +12,4 @@ TRUTH_TOPIC = '/ground_truth/mask'
 INFO_TOPIC = '/ground_truth/info'
 STORAGE_FORMATS = ('mcap', 'sqlite3')
 #: The bag `zsris demo` replays: toy scenes with spoken-style commands (`zsris bag from-toy`).
-SAMPLE_BAG = Path(__file__).resolve().parents[1] / 'data' / 'sample_bag'
+SAMPLE_BAG = Path(__file__).resolve().parents[2] / 'data' / 'sample_bag'

@@ -16,9 +16,9 @@ import pytest
 
 from zsris_ros.tools import cli
 from zsris_ros.tools.errors import InputError
-from zsris_ros.tools.refer import find_image_dir, in_split, load_split
+from zsris_ros.tools.evaluation.refer_data import find_image_dir, in_split, load_split
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bag_helpers import frame_pixels, read_metrics, read_results  # noqa: E402, I100
 
 HEIGHT, WIDTH = 48, 64

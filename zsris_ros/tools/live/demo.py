@@ -15,13 +15,13 @@ from typing import Any, Iterator
 import cv2
 import numpy as np
 
-from .bag_layout import COMMAND_TOPIC, IMAGE_TOPIC, INFO_TOPIC, TRUTH_TOPIC
-from .bags import Bag, BagCommand, BagTopics, paired_commands
-from .live_node import loopback_environment, NodeClient, NodeProcess
-from .metrics import overlap
-from ..grounding.overlay import draw_overlay
-from ..grounding.result import GroundingResult
-from ..image_io import rgb_from_image
+from .node_client import loopback_environment, NodeClient, NodeProcess
+from ..bags.layout import COMMAND_TOPIC, IMAGE_TOPIC, INFO_TOPIC, TRUTH_TOPIC
+from ..bags.reader import Bag, BagCommand, BagTopics, paired_commands
+from ..evaluation.metrics import overlap
+from ...grounding.overlay import draw_overlay
+from ...grounding.result import GroundingResult
+from ...image_io import rgb_from_image
 
 NAMESPACE = '/zsris_demo'
 START_TIMEOUT_S = 180.0

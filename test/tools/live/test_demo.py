@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from zsris_ros.tools.bag_layout import SAMPLE_BAG
+from zsris_ros.tools.bags.layout import SAMPLE_BAG
 
 
 def test_demo_grounds_the_sample_bag_attribute_commands(tmp_path):

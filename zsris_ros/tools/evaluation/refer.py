@@ -13,10 +13,10 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .evaluate import Batch, ImageUnavailable, Item, run_evaluation, TruthUnavailable
-from .refer import DEFAULT_SPLIT_BY, load_split, RefImage
-from ..grounding import GroundingConfig
-from ..image_io import read_rgb
+from .refer_data import DEFAULT_SPLIT_BY, load_split, RefImage
+from .run import Batch, ImageUnavailable, Item, run_evaluation, TruthUnavailable
+from ...grounding import GroundingConfig
+from ...image_io import read_rgb
 
 #: The paper's v for RefCOCOg, whose longer expressions lean more on the local crop.
 REFCOCOG_V = 0.85

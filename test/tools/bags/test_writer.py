@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from zsris_ros.tools import cli
-from zsris_ros.tools.bag_layout import COMMAND_TOPIC, IMAGE_TOPIC, INFO_TOPIC, TRUTH_TOPIC
-from zsris_ros.tools.bag_writer import COMMAND_GAP_NS, SCENE_GAP_NS, START_NS
-from zsris_ros.tools.bags import Bag, BagTopics, paired_commands
+from zsris_ros.tools.bags.layout import COMMAND_TOPIC, IMAGE_TOPIC, INFO_TOPIC, TRUTH_TOPIC
+from zsris_ros.tools.bags.reader import Bag, BagTopics, paired_commands
+from zsris_ros.tools.bags.writer import COMMAND_GAP_NS, SCENE_GAP_NS, START_NS
 from zsris_ros.toy.scenes import generate_scene
 
 TOPICS = BagTopics(IMAGE_TOPIC, COMMAND_TOPIC, TRUTH_TOPIC, INFO_TOPIC)

@@ -3,7 +3,7 @@
 import json
 
 from zsris_ros.tools import cli
-from zsris_ros.tools.compare import compare_table, flatten
+from zsris_ros.tools.evaluation.compare import compare_table, flatten
 
 A = {'n': 10, 'oIoU': 0.25, 'mIoU': None, 'latency_ms': {'total': {'p50': 100.0}},
      'status_counts': {'ok': 9, 'no_match': 1}, 'note': 'text is left out'}

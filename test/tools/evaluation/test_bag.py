@@ -16,10 +16,10 @@ import pytest
 from rosbags.highlevel import AnyReader
 
 from zsris_ros.tools import cli
-from zsris_ros.tools.bag_layout import COMMAND_TOPIC, IMAGE_TOPIC, INFO_TOPIC, TRUTH_TOPIC
-from zsris_ros.tools.bags import Bag, BagTopics, paired_commands
+from zsris_ros.tools.bags.layout import COMMAND_TOPIC, IMAGE_TOPIC, INFO_TOPIC, TRUTH_TOPIC
+from zsris_ros.tools.bags.reader import Bag, BagTopics, paired_commands
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bag_helpers import (frame, frame_pixels, image_msg, MS, png_msg,  # noqa: E402, I100
                          read_metrics, read_results, seed_of, square_mask, string_msg, T0,
                          write_events)

@@ -23,12 +23,12 @@ import numpy as np
 from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
 from rosbags.typesys import get_typestore, Stores
 
-from .bag_layout import COMMAND_TOPIC, IMAGE_TOPIC, INFO_TOPIC, TRUTH_TOPIC
-from .bags import IMAGE, STRING
-from .errors import InputError
-from .refer import RefImage
-from ..image_io import read_rgb
-from ..toy.scenes import EXPRESSION_TYPES, generate_scene
+from .layout import COMMAND_TOPIC, IMAGE_TOPIC, INFO_TOPIC, TRUTH_TOPIC
+from .reader import IMAGE, STRING
+from ..errors import InputError
+from ..evaluation.refer_data import RefImage
+from ...image_io import read_rgb
+from ...toy.scenes import EXPRESSION_TYPES, generate_scene
 
 BAG_VERSION = 8
 START_NS = 1_700_000_000 * 10**9

@@ -16,9 +16,9 @@ from tqdm import tqdm
 
 from .metrics import overlap, summarize
 from .run_folder import METRICS, RunFolder
-from ..grounding import GroundingConfig, GroundingPipeline, GroundingResult
-from ..grounding.overlay import draw_overlay
-from ..grounding.result import Status
+from ...grounding import GroundingConfig, GroundingPipeline, GroundingResult
+from ...grounding.overlay import draw_overlay
+from ...grounding.result import Status
 
 TRUTH_COLOUR = (255, 0, 255)
 

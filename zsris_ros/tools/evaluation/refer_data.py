@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from .coco_masks import decode_segmentation
-from .errors import InputError
+from ..errors import InputError
 
 #: Dataset -> the split-by the paper evaluates with.
 DEFAULT_SPLIT_BY = {'refcoco': 'unc', 'refcoco+': 'unc', 'refcocog': 'umd'}

@@ -11,8 +11,8 @@ from typing import Any, Iterable
 from tqdm import tqdm
 
 from .metrics import iou_metrics, overlap
-from ..grounding import GroundingConfig, GroundingPipeline
-from ..toy.scenes import EXPRESSION_TYPES, generate_scene
+from ...grounding import GroundingConfig, GroundingPipeline
+from ...toy.scenes import EXPRESSION_TYPES, generate_scene
 
 #: Name -> settings of each variant; 'full' is the configuration as given.
 ABLATIONS: dict[str, dict[str, float]] = {

@@ -21,12 +21,12 @@ from typing import Any, Callable, Iterator
 import cv2
 import numpy as np
 
-from .bag_layout import INFO_TOPIC, TRUTH_TOPIC
-from .bags import Bag, BagCommand, BagImage, BagTopics, paired_commands
-from .errors import InputError
-from .evaluate import Batch, ImageUnavailable, Item, no_truth, run_evaluation, TruthUnavailable
-from ..grounding import GroundingConfig
-from ..image_io import ImageConversionError
+from .run import Batch, ImageUnavailable, Item, no_truth, run_evaluation, TruthUnavailable
+from ..bags.layout import INFO_TOPIC, TRUTH_TOPIC
+from ..bags.reader import Bag, BagCommand, BagImage, BagTopics, paired_commands
+from ..errors import InputError
+from ...grounding import GroundingConfig
+from ...image_io import ImageConversionError
 
 
 @dataclass(frozen=True)

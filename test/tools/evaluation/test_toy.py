@@ -12,7 +12,7 @@ import pytest
 
 from zsris_ros.grounding import GroundingConfig, GroundingPipeline
 from zsris_ros.tools import cli
-from zsris_ros.tools.toy_eval import ABLATIONS
+from zsris_ros.tools.evaluation.toy import ABLATIONS
 from zsris_ros.toy.scenes import EXPRESSION_TYPES, generate_scene
 
 SEED, SCENES = 10_000, 4

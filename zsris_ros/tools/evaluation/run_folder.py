@@ -12,8 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
-from ..grounding.config import fields_where, GroundingConfig
+from ..errors import InputError
+from ...grounding.config import fields_where, GroundingConfig
 
 RESULTS = 'results.jsonl'
 METRICS = 'metrics.json'

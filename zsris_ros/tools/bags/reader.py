@@ -22,9 +22,9 @@ import numpy as np
 from rosbags.highlevel import AnyReader
 from rosbags.interfaces import Connection
 
-from .errors import InputError
-from ..frame_policy import FramePairer, FramePolicy, Pairing, stamp_ns
-from ..image_io import ImageConversionError, rgb_from_compressed, rgb_from_image
+from ..errors import InputError
+from ...frame_policy import FramePairer, FramePolicy, Pairing, stamp_ns
+from ...image_io import ImageConversionError, rgb_from_compressed, rgb_from_image
 
 IMAGE = 'sensor_msgs/msg/Image'
 COMPRESSED_IMAGE = 'sensor_msgs/msg/CompressedImage'

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from zsris_ros.tools.coco_masks import decode_segmentation, rle_counts
+from zsris_ros.tools.evaluation.coco_masks import decode_segmentation, rle_counts
 
 # pycocotools.mask.encode of np.array([[0,0,0,1],[0,1,1,0],[0,1,1,0]]): counts '42111'.
 SMALL = np.array([[0, 0, 0, 1], [0, 1, 1, 0], [0, 1, 1, 0]], bool)

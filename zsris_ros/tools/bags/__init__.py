@@ -1,0 +1,1 @@
+"""ROS 2 bags without a ROS install: the topic layout, reading with pairing, writing."""

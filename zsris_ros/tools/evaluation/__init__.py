@@ -1,0 +1,1 @@
+"""Score the grounding: bag replay, the RefCOCO protocol, the toy world, their metrics."""

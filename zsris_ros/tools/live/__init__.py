@@ -1,0 +1,1 @@
+"""The live demo: a real node process fed over loopback DDS."""
