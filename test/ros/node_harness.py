@@ -25,7 +25,7 @@ from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.msg import SetParametersResult
 from rcl_interfaces.srv import GetParameters, SetParameters, SetParametersAtomically
 from rclpy.context import Context
-from rclpy.executors import SingleThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
@@ -433,3 +433,57 @@ class CameraStream:
             return None
         index, rest = divmod(image_stamp['nanosec'], 1000)
         return self._sent[index] if rest == 0 and index < len(self._sent) else None
+
+
+class InProcessClient:
+    """Talks to a GroundingNode spun in this process: frames and commands out, results in."""
+
+    def __init__(self, context: Context, name: str = 'in_process_client') -> None:
+        self.node = Node(name, context=context)
+        self.image = self.node.create_publisher(Image, 'image', SENSOR_QOS)
+        self.command = self.node.create_publisher(String, 'command', COMMAND_QOS)
+        self.results: list[dict[str, Any]] = []
+        self.arrived = threading.Condition()
+        self.node.create_subscription(String, 'result', self._keep, RESULT_QOS)
+
+    def _keep(self, msg: String) -> None:
+        with self.arrived:
+            self.results.append(json.loads(msg.data))
+            self.arrived.notify_all()
+
+    def ask(self, text: str, timeout: float = 60.0) -> dict[str, Any]:
+        """Publish a frame and a command; return the command's result."""
+        self.image.publish(image_msg(sample_rgb(), 'rgb8', stamp(1_700_000_000)))
+        with self.arrived:
+            seen = len(self.results)
+            self.command.publish(String(data=text))
+            assert self.arrived.wait_for(lambda: len(self.results) > seen, timeout), text
+            return self.results[seen]
+
+    def wait_results(self, count: int, timeout: float = 120.0) -> list[dict[str, Any]]:
+        """Wait until `count` results have arrived in all; return them."""
+        with self.arrived:
+            assert self.arrived.wait_for(lambda: len(self.results) >= count, timeout), (
+                f'{len(self.results)} of {count} results')
+            return list(self.results)
+
+
+def spin_in_process(context: Context, client: InProcessClient, **parameters: Any
+                    ) -> tuple[Any, MultiThreadedExecutor]:
+    """Start a tiny-preset GroundingNode and the client on a multi-threaded executor."""
+    from zsris_ros.ros.node import GroundingNode
+
+    overrides = {'model_preset': 'tiny', 'device': 'cpu', **parameters}
+    node = GroundingNode(context=context, parameter_overrides=[
+        Parameter(name, value=value) for name, value in overrides.items()])
+    executor = MultiThreadedExecutor(context=context)
+    executor.add_node(node)
+    executor.add_node(client.node)
+    threading.Thread(target=executor.spin, daemon=True).start()
+    return node, executor
+
+
+def stop_in_process(node: Any, executor: MultiThreadedExecutor) -> None:
+    """Stop spinning and destroy the node (the worker first)."""
+    executor.shutdown()
+    node.destroy_node()

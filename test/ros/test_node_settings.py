@@ -6,66 +6,23 @@ parameters are set through the node's own parameter API from another thread, as 
 parameter services do.
 """
 
-import json
 from pathlib import Path
 import sys
 import threading
 
 import pytest
-from rclpy.executors import MultiThreadedExecutor
-from rclpy.node import Node
 from rclpy.parameter import Parameter
-from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from zsris_ros.ros.node import GroundingNode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from node_harness import (COMMAND_QOS, image_msg, RESULT_QOS, sample_rgb,  # noqa: E402, I100
-                          SENSOR_QOS, stamp)
+from node_harness import (image_msg, InProcessClient, sample_rgb,  # noqa: E402, I100
+                          spin_in_process, stamp, stop_in_process)
 
 #: Two run-time configurations; a command answered with half of each scores differently.
 FIRST, SECOND = {'v': 0.2, 'r': 0.3}, {'v': 0.8, 'r': 0.9}
 TEXT = 'the cup on the table'
-
-
-class Client:
-    """Publishes frames and commands to the node and collects its results."""
-
-    def __init__(self, context) -> None:
-        self.node = Node('settings_client', context=context)
-        self.image = self.node.create_publisher(Image, 'image', SENSOR_QOS)
-        self.command = self.node.create_publisher(String, 'command', COMMAND_QOS)
-        self.results: list[dict] = []
-        self.arrived = threading.Condition()
-        self.node.create_subscription(String, 'result', self._keep, RESULT_QOS)
-
-    def _keep(self, msg: String) -> None:
-        with self.arrived:
-            self.results.append(json.loads(msg.data))
-            self.arrived.notify_all()
-
-    def wait_results(self, count: int, timeout: float = 120.0) -> list[dict]:
-        with self.arrived:
-            assert self.arrived.wait_for(lambda: len(self.results) >= count, timeout), (
-                f'{len(self.results)} of {count} results')
-            return list(self.results)
-
-
-def _start(context, client: Client, **overrides) -> tuple[GroundingNode, MultiThreadedExecutor]:
-    parameters = [Parameter('model_preset', value='tiny'), Parameter('device', value='cpu')]
-    node = GroundingNode(context=context, parameter_overrides=parameters + [
-        Parameter(name, value=value) for name, value in overrides.items()])
-    executor = MultiThreadedExecutor(context=context)
-    executor.add_node(node)
-    executor.add_node(client.node)
-    threading.Thread(target=executor.spin, daemon=True).start()
-    return node, executor
-
-
-def _stop(node: GroundingNode, executor: MultiThreadedExecutor) -> None:
-    executor.shutdown()
-    node.destroy_node()
 
 
 def _reference_score(pipeline, **settings) -> float:
@@ -86,8 +43,8 @@ def test_every_answer_uses_one_whole_configuration(ros_context, tiny_pipeline):
     # The test can only catch a mixed configuration if mixing changes the score.
     assert min(abs(m - e) for m in mixed for e in expected.values()) > 1e-4, (mixed, expected)
 
-    client = Client(ros_context)
-    node, executor = _start(ros_context, client, command_queue_size=64, **FIRST)
+    client = InProcessClient(ros_context, 'settings_client')
+    node, executor = spin_in_process(ros_context, client, command_queue_size=64, **FIRST)
     stop = threading.Event()
     refused = []
 
@@ -112,7 +69,7 @@ def test_every_answer_uses_one_whole_configuration(ros_context, tiny_pipeline):
     finally:
         stop.set()
         toggler.join(10)
-        _stop(node, executor)
+        stop_in_process(node, executor)
     assert not refused, refused
     assert len(results) == 31
     used = []
@@ -127,8 +84,8 @@ def test_every_answer_uses_one_whole_configuration(ros_context, tiny_pipeline):
 
 def test_a_change_the_loaded_models_refuse_is_set_back_and_the_node_answers(
         ros_context):
-    client = Client(ros_context)
-    node, executor = _start(ros_context, client)
+    client = InProcessClient(ros_context, 'settings_client')
+    node, executor = spin_in_process(ros_context, client)
     try:
         # Usually lands while the models load, when only the ranges can be checked.
         answer = node.set_parameters([Parameter('masking_block', value=50)])[0]
@@ -138,7 +95,7 @@ def test_a_change_the_loaded_models_refuse_is_set_back_and_the_node_answers(
         depth = node.pipeline.vision_depth
         kept = node.get_parameter('masking_block').value
     finally:
-        _stop(node, executor)
+        stop_in_process(node, executor)
     assert result['status'] == 'ok', result
     assert kept < depth, (answer, kept)
 
