@@ -1,0 +1,62 @@
+"""How a referring expression was read for the spatial stage: plain data, no logic."""
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+#: Position and superlative words, normalised ("leftmost", "on the left side" -> left; "closest"
+#: -> nearest; "largest" -> biggest). Left and right are the image's (the camera's).
+Position = Literal['left', 'right', 'top', 'bottom', 'middle', 'nearest', 'farthest',
+                   'biggest', 'smallest']
+#: Relations to anchor objects; `between` takes two anchors, every other kind one.
+RelationKind = Literal['left_of', 'right_of', 'above', 'below', 'on', 'in', 'in_front_of',
+                       'behind', 'next_to', 'closest_to', 'farthest_from', 'between']
+#: The direction an ordinal counts from ("second from the right" -> right; plain "second" ->
+#: left, as people read a row).
+OrdinalAxis = Literal['left', 'right', 'top', 'bottom', 'nearest', 'farthest']
+
+
+@dataclass
+class Ordinal:
+    """'the second cup from the right': rank 2 counted from the right; rank -1 is 'last'."""
+
+    rank: int
+    axis: OrdinalAxis = 'left'
+
+
+@dataclass
+class Relation:
+    """A relation of the target (or of an anchor) to one or two anchor objects."""
+
+    kind: RelationKind
+    anchors: list['Reading']
+
+
+@dataclass
+class Reading:
+    """
+    An expression split into what the object looks like and where it is.
+
+    `target` is the description CLIP scores (location words removed: "the red mug" of "the
+    red mug on the left"); an anchor is a Reading of its own, so chains nest.
+    """
+
+    text: str
+    target: str
+    positions: list[Position] = field(default_factory=list)
+    ordinal: Ordinal | None = None
+    relations: list[Relation] = field(default_factory=list)
+
+    @property
+    def is_spatial(self) -> bool:
+        """Whether any location word was read; if not, the paper's method runs unchanged."""
+        return bool(self.positions or self.ordinal or self.relations)
+
+    def anchor_phrases(self) -> list[str]:
+        """Every anchor's target description, depth first, without repeats."""
+        phrases: list[str] = []
+        for relation in self.relations:
+            for anchor in relation.anchors:
+                for phrase in [anchor.target, *anchor.anchor_phrases()]:
+                    if phrase not in phrases:
+                        phrases.append(phrase)
+        return phrases
