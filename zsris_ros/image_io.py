@@ -13,13 +13,24 @@ second path would not give the same arrays as this one on every machine.
 
 Every problem with a message's content raises :class:`ImageConversionError`, whose text is a
 single line meant for the node's log and result topic.
+
+Every decoder first bounds the frame's size (``max_pixels``) from what the message says about
+it, before anything is allocated: for raw images height x width, for jpeg and png the size in
+the header, which Pillow reads without decoding. A 46 KB png can say 40000 x 40000 pixels.
 """
 
-from pathlib import Path
+from io import BytesIO
 from typing import Any, Callable, NamedTuple, Protocol
 
 import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .grounding.config import MAX_FRAME_PIXELS
+
+#: Bytes of the widest pixel decoded (rgba8, bgra8, 32FC1): a message holding more than this
+#: many bytes per allowed pixel is refused unread, so a kept message is bounded too.
+MAX_BYTES_PER_PIXEL = 4
 
 
 class ImageConversionError(ValueError):
@@ -124,6 +135,60 @@ _SUPPORTED = ', '.join(_FORMATS)
 _COMPRESSED_CODECS = ('jpeg', 'jpg', 'png')
 
 
+def _check_bytes(data: Any, what: str, max_pixels: int) -> None:
+    """Refuse a message whose data alone exceeds what max_pixels of any encoding take."""
+    size = len(data)
+    if size > MAX_BYTES_PER_PIXEL * max_pixels:
+        raise ImageConversionError(
+            f'{what} data of {size} bytes is more than {MAX_BYTES_PER_PIXEL} bytes x '
+            f'max_frame_pixels {max_pixels}')
+
+
+def _check_pixels(what: str, width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise ImageConversionError(
+            f'{what} image of {width}x{height} = {width * height} pixels exceeds '
+            f'max_frame_pixels {max_pixels}')
+
+
+def check_image_size(msg: ImageFields, max_pixels: int = MAX_FRAME_PIXELS) -> None:
+    """Raise ImageConversionError if a raw image is over max_pixels; reads no pixel."""
+    _check_bytes(msg.data, msg.encoding, max_pixels)
+    _check_pixels(msg.encoding, msg.width, msg.height, max_pixels)
+
+
+def compressed_size(msg: CompressedImageFields, max_pixels: int = MAX_FRAME_PIXELS
+                    ) -> tuple[int, int]:
+    """
+    Return (width, height) from the jpeg or png header, without decoding any pixel.
+
+    Raises ImageConversionError for data that is over the bounds, is not jpeg or png, or has
+    no readable header (such data would not decode either).
+    """
+    codec = _codec(msg.format)
+    _check_bytes(msg.data, codec, max_pixels)
+    try:
+        with Image.open(BytesIO(memoryview(msg.data)), formats=('PNG', 'JPEG')) as header:
+            width, height = header.size
+    except Image.DecompressionBombError as error:
+        raise ImageConversionError(f'{codec} image exceeds max_frame_pixels {max_pixels}: '
+                                   f'{error}') from None
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+        raise ImageConversionError(
+            f'corrupt {codec} data ({len(msg.data)} bytes): no readable size') from None
+    _check_pixels(codec, width, height, max_pixels)
+    return width, height
+
+
+def check_frame_size(msg: ImageFields | CompressedImageFields,
+                     max_pixels: int = MAX_FRAME_PIXELS) -> None:
+    """Bound a raw or compressed image before it is decoded: cheap enough for a callback."""
+    if hasattr(msg, 'format'):
+        compressed_size(msg, max_pixels)
+    else:
+        check_image_size(msg, max_pixels)
+
+
 def _format(encoding: str, kind: str) -> _Format:
     """Look the encoding up, telling an unknown encoding apart from one of the other kind."""
     fmt = _FORMATS.get(encoding)
@@ -153,28 +218,29 @@ def _pixels(msg: ImageFields, fmt: _Format) -> np.ndarray:
                       strides=(step, pixel_bytes, dtype.itemsize))
 
 
-def _convert(msg: ImageFields, kind: str) -> np.ndarray:
+def _convert(msg: ImageFields, kind: str, max_pixels: int) -> np.ndarray:
     """Decode msg, copying only results that are still views of the message buffer."""
     fmt = _format(msg.encoding, kind)
+    check_image_size(msg, max_pixels)
     result = fmt.convert(_pixels(msg, fmt))
     if result.flags.owndata and result.flags.c_contiguous:
         return result
     return np.array(result, order='C')
 
 
-def rgb_from_image(msg: ImageFields) -> np.ndarray:
+def rgb_from_image(msg: ImageFields, max_pixels: int = MAX_FRAME_PIXELS) -> np.ndarray:
     """Return the image as HxWx3 uint8 RGB, the layout the segmentation models expect."""
-    return _convert(msg, 'colour')
+    return _convert(msg, 'colour', max_pixels)
 
 
-def depth_from_image(msg: ImageFields) -> np.ndarray:
+def depth_from_image(msg: ImageFields, max_pixels: int = MAX_FRAME_PIXELS) -> np.ndarray:
     """
     Return HxW float32 metres with NaN wherever the sensor gave no valid reading.
 
     Drivers mark missing depth as 0, NaN, inf or negative values; one NaN convention lets
     callers use nan-aware statistics without knowing the source encoding.
     """
-    depth = _convert(msg, 'depth')
+    depth = _convert(msg, 'depth', max_pixels)
     depth[~(np.isfinite(depth) & (depth > 0))] = np.nan
     return depth
 
@@ -189,9 +255,11 @@ def _codec(fmt: str) -> str:
     return codec
 
 
-def rgb_from_compressed(msg: CompressedImageFields) -> np.ndarray:
-    """Decode a jpeg or png CompressedImage to HxWx3 uint8 RGB."""
+def rgb_from_compressed(msg: CompressedImageFields, max_pixels: int = MAX_FRAME_PIXELS
+                        ) -> np.ndarray:
+    """Decode a jpeg or png CompressedImage to HxWx3 uint8 RGB, its size checked first."""
     codec = _codec(msg.format)
+    compressed_size(msg, max_pixels)
     data = np.frombuffer(memoryview(msg.data), np.uint8)
     try:
         bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
@@ -202,13 +270,20 @@ def rgb_from_compressed(msg: CompressedImageFields) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def read_rgb(path: str) -> np.ndarray | None:
-    """RGB uint8 array of an image file, or None when it cannot be decoded."""
+def read_rgb(path: str, max_pixels: int = MAX_FRAME_PIXELS) -> np.ndarray | None:
+    """
+    RGB uint8 array of an image file, or None when it cannot be decoded.
+
+    Raises ImageConversionError for a file whose header says more than max_pixels; formats
+    Pillow cannot read the header of are left to OpenCV, which has its own 2^30 pixel limit.
+    """
+    try:
+        with Image.open(path) as header:
+            width, height = header.size
+    except Image.DecompressionBombError as error:
+        raise ImageConversionError(f'{path}: {error}') from None
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+        width = height = 0
+    _check_pixels(path, width, height, max_pixels)
     bgr = cv2.imread(path, cv2.IMREAD_COLOR)
     return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def write_mask_png(mask: np.ndarray, path: str) -> None:
-    """Mask as an 8-bit PNG, 255 inside, so any image viewer shows it."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(path, mask.astype(np.uint8) * 255)

@@ -74,6 +74,21 @@ def test_bad_image_raises_a_clear_error(tiny_pipeline):
         tiny_pipeline.ground(np.zeros((4, 4), np.uint8), 'the mug')
 
 
+def test_frames_over_max_frame_pixels_are_refused_before_proposing(tiny_pipeline, image,
+                                                                   monkeypatch):
+    def must_not_propose(frame, config):
+        raise AssertionError('an oversized frame reached the proposer')
+
+    height, width = image.shape[:2]
+    tiny_pipeline.update(max_frame_pixels=height * width - 1)
+    monkeypatch.setattr(tiny_pipeline.proposer, 'propose', must_not_propose)
+    try:
+        with pytest.raises(ImageInputError, match=f'{width}x{height} .* max_frame_pixels'):
+            tiny_pipeline.ground(image, 'the mug')
+    finally:
+        tiny_pipeline.update(max_frame_pixels=GroundingConfig().max_frame_pixels)
+
+
 def test_update_validates_and_refuses_model_changes(tiny_pipeline):
     with pytest.raises(ModelConfigError, match='start-up'):
         tiny_pipeline.update(clip_model='ViT-B-32')

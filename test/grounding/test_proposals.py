@@ -1,12 +1,19 @@
-"""The device-side SAM proposer against segment_anything's stock generator."""
+"""
+The proposers: SAM against segment_anything's stock generator, both on shrunk frames.
+
+The device-side SAM proposer must equal the stock generator; both proposers must honour
+proposal_max_side by proposing on the shrunk frame and upsampling the kept masks.
+"""
 
 import numpy as np
 import pytest
 import torch
 
 from zsris_ros.grounding import GroundingConfig
+from zsris_ros.grounding.felzenszwalb import FelzenszwalbProposer
 from zsris_ros.grounding.models import load_sam
-from zsris_ros.grounding.proposals import SamProposer, StockSamProposer
+from zsris_ros.grounding.proposals import (SamProposer, source_indices, StockSamProposer,
+                                           upsampled)
 from zsris_ros.image_io import read_rgb
 
 
@@ -38,3 +45,39 @@ def test_proposing_on_a_smaller_frame_returns_full_size_masks(sam, sample_image)
     full = SamProposer(sam).propose(image, GroundingConfig(preset='tiny', device='cpu'))
     overlaps = [(m & f).sum() / (m | f).sum() for m, f in zip(masks, full)]
     assert np.mean(overlaps) > 0.5, 'the shrunk frame proposes roughly the same regions'
+
+
+def doubled(array: np.ndarray) -> np.ndarray:
+    """Repeat each pixel of an image 2x2."""
+    return array.repeat(2, axis=0).repeat(2, axis=1)
+
+
+@pytest.mark.parametrize('preset', ['tiny', 'toy'])
+def test_a_frame_shrunk_exactly_proposes_the_small_frames_masks_upsampled(
+        sam, sample_image, preset):
+    """
+    A 2x2-repeated frame shrunk back by proposal_max_side is the original frame exactly.
+
+    So each proposer must return the original's masks, each pixel repeated 2x2, with the area
+    filter applied to the upsampled areas (4x). Proposing on the big frame instead (the
+    Felzenszwalb proposer once ignored proposal_max_side) segments differently.
+    """
+    image = read_rgb(str(sample_image))
+    small = GroundingConfig(preset=preset, device='cpu', min_mask_area=300)
+    big = small.model_copy(update={'min_mask_area': 4 * 300,
+                                   'proposal_max_side': max(image.shape[:2])})
+    proposer = SamProposer(sam) if preset == 'tiny' else FelzenszwalbProposer()
+    expected = proposer.propose(image, small)
+    masks = proposer.propose(doubled(image), big)
+    assert len(expected) > 0
+    assert masks.shape == (len(expected), *doubled(image).shape[:2]) and masks.dtype == bool
+    assert np.array_equal(masks, expected.repeat(2, axis=1).repeat(2, axis=2))
+
+
+def test_upsampling_maps_pixel_centres_onto_the_nearest_source_pixel():
+    assert source_indices(2, 4).tolist() == [0, 0, 1, 1]
+    assert source_indices(3, 4).tolist() == [0, 1, 1, 2]
+    assert source_indices(4, 4).tolist() == [0, 1, 2, 3]
+    labels = np.arange(6).reshape(2, 3)
+    assert np.array_equal(upsampled(labels, (4, 6)), doubled(labels))
+    assert upsampled(labels, (2, 3)) is labels

@@ -441,15 +441,30 @@ class InProcessClient:
     def __init__(self, context: Context, name: str = 'in_process_client') -> None:
         self.node = Node(name, context=context)
         self.image = self.node.create_publisher(Image, 'image', SENSOR_QOS)
+        self.compressed = self.node.create_publisher(CompressedImage, 'image/compressed',
+                                                     SENSOR_QOS)
+        self.depth = self.node.create_publisher(Image, 'depth', SENSOR_QOS)
+        self.info = self.node.create_publisher(CameraInfo, 'camera_info', SENSOR_QOS)
         self.command = self.node.create_publisher(String, 'command', COMMAND_QOS)
         self.results: list[dict[str, Any]] = []
+        #: Each result as it came, before JSON parsing (which would accept NaN and Infinity).
+        self.raw_results: list[str] = []
         self.arrived = threading.Condition()
         self.node.create_subscription(String, 'result', self._keep, RESULT_QOS)
 
     def _keep(self, msg: String) -> None:
         with self.arrived:
+            self.raw_results.append(msg.data)
             self.results.append(json.loads(msg.data))
             self.arrived.notify_all()
+
+    def wait_connected(self, timeout: float = 30.0) -> None:
+        """Wait until the node has matched every publisher of ours (best effort ones too)."""
+        publishers = (self.image, self.compressed, self.depth, self.info, self.command)
+        deadline = time.monotonic() + timeout
+        while not all(p.get_subscription_count() > 0 for p in publishers):
+            assert time.monotonic() < deadline, 'the node never subscribed to our topics'
+            time.sleep(0.02)
 
     def ask(self, text: str, timeout: float = 60.0) -> dict[str, Any]:
         """Publish a frame and a command; return the command's result."""
@@ -483,7 +498,14 @@ def spin_in_process(context: Context, client: InProcessClient, **parameters: Any
     return node, executor
 
 
-def stop_in_process(node: Any, executor: MultiThreadedExecutor) -> None:
-    """Stop spinning and destroy the node (the worker first)."""
+def stop_in_process(node: Any, executor: MultiThreadedExecutor,
+                    client: InProcessClient) -> None:
+    """
+    Stop spinning and destroy the node (the worker first) and the client.
+
+    Nothing of rclpy may outlive the test: a later test that forks (flake8's worker pool)
+    would otherwise finalise DDS objects in the child, which crashes it.
+    """
     executor.shutdown()
     node.destroy_node()
+    client.node.destroy_node()

@@ -186,7 +186,7 @@ def test_jpeg_decodes_to_rgb(fmt):
 
 
 def oversized_png():
-    """Return a valid PNG whose header claims 100000x100000 pixels, which OpenCV refuses."""
+    """Return a valid PNG whose header claims 100000x100000 pixels: refused unread."""
     png = bytearray(cv2.imencode('.png', RGB)[1].tobytes())
     png[16:24] = struct.pack('>II', 100000, 100000)
     png[29:33] = struct.pack('>I', zlib.crc32(bytes(png[12:29])))
@@ -196,7 +196,7 @@ def oversized_png():
 @pytest.mark.parametrize('fmt, data, cause', [
     ('jpeg', b'not a jpeg at all', 'corrupt jpeg data (17 bytes)'),
     ('png', b'', 'corrupt png data (0 bytes)'),
-    ('png', oversized_png(), 'corrupt png data'),
+    ('png', oversized_png(), 'png image exceeds max_frame_pixels'),
     ('tiff', b'II*\x00', "unsupported compressed format 'tiff'"),
     ('', b'\xff\xd8', "unsupported compressed format ''"),
     ('16UC1; compressedDepth png', b'\x00' * 16, 'unsupported compressed format'),

@@ -24,8 +24,7 @@ def running(ros_context):
     node, executor = spin_in_process(ros_context, client)
     client.ask('warm up the models')
     yield node, client
-    stop_in_process(node, executor)
-    client.node.destroy_node()
+    stop_in_process(node, executor, client)
 
 
 def test_exception_in_the_pipeline_answers_error_then_recovers(running, monkeypatch):

@@ -69,7 +69,7 @@ def test_every_answer_uses_one_whole_configuration(ros_context, tiny_pipeline):
     finally:
         stop.set()
         toggler.join(10)
-        stop_in_process(node, executor)
+        stop_in_process(node, executor, client)
     assert not refused, refused
     assert len(results) == 31
     used = []
@@ -95,7 +95,7 @@ def test_a_change_the_loaded_models_refuse_is_set_back_and_the_node_answers(
         depth = node.pipeline.vision_depth
         kept = node.get_parameter('masking_block').value
     finally:
-        stop_in_process(node, executor)
+        stop_in_process(node, executor, client)
     assert result['status'] == 'ok', result
     assert kept < depth, (answer, kept)
 
@@ -103,7 +103,7 @@ def test_a_change_the_loaded_models_refuse_is_set_back_and_the_node_answers(
 @pytest.mark.parametrize('name, value, accepts', [
     ('model_preset', 'foo', 'one of: real, toy, tiny'),
     ('v', 5.0, '0.0 to 1.0'),
-    ('command_queue_size', 0, '1 to 1000'),
+    ('command_queue_size', 0, '1 to 100'),
     ('frame_policy', 'sideways', 'one of: latest, next'),
 ])
 def test_an_unusable_start_up_parameter_is_named_with_what_it_accepts(

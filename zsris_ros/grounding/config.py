@@ -41,6 +41,10 @@ def fields_where(model: type[BaseModel], flag: str, value: bool = True) -> set[s
             if setting_kind(field).get(flag) == value}
 
 
+#: Default bound on a frame's pixels: 4K UHD, the largest common camera video mode. Memory
+#: grows with it (README, "Memory"); a 46 KB png that says 4000x4000 is refused unread.
+MAX_FRAME_PIXELS = 3840 * 2160
+
 #: The toy-world CLIP trained by `zsris toy train`, shipped with the package.
 TOY_CHECKPOINT = str(Path(__file__).resolve().parents[1] / 'data' / 'toy_clip.pt')
 
@@ -160,11 +164,16 @@ class GroundingConfig(BaseModel):
         80, ge=1, le=1_000_000, description='Felzenszwalb: smallest segment (pixels)')
     min_mask_area: int = setting(
         100, ge=0, le=100_000_000, description='Proposals smaller than this (pixels) are dropped')
+    max_frame_pixels: int = setting(
+        MAX_FRAME_PIXELS, ge=1, le=8192 * 8192,
+        description='Largest frame (width x height pixels) decoded and grounded; a bigger '
+        'one is refused from its header, before decoding (README, Memory)',
+        frame_key=False)
     max_proposals: int = setting(
         100, ge=1, le=1000,
         description='Keep at most this many proposals (highest predicted IoU first)')
     frame_cache_size: int = setting(
-        4, ge=0, le=1000,
+        4, ge=0, le=16,
         description='Frames whose proposals and visual features are kept for later commands',
         frame_key=False, changes_answers=False)
     text_cache_size: int = setting(

@@ -10,7 +10,7 @@ import numpy as np
 from skimage.segmentation import felzenszwalb
 
 from .config import GroundingConfig
-from .proposals import select_masks
+from .proposals import downscaled, upsampled
 
 #: A segment this large, or touching this many image borders, is the table, not an object.
 MAX_OBJECT_FRACTION = 0.4
@@ -21,16 +21,28 @@ class FelzenszwalbProposer:
     """Proposes every non-background segment of a frame, largest first."""
 
     def propose(self, image_rgb: np.ndarray, config: GroundingConfig) -> np.ndarray:
-        """(N, H, W) bool masks, filtered by area and count like SamProposer.propose."""
-        labels = felzenszwalb(image_rgb, scale=config.felz_scale, sigma=config.felz_sigma,
+        """
+        (N, H, W) bool masks, filtered by area and count like SamProposer.propose.
+
+        Segments on the frame shrunk to proposal_max_side, like SAM; the label image is
+        upsampled, so each kept mask is its shrunk segment upsampled to the frame.
+        """
+        labels = felzenszwalb(downscaled(image_rgb, config.proposal_max_side),
+                              scale=config.felz_scale, sigma=config.felz_sigma,
                               min_size=config.felz_min_size)
-        masks = [labels == label for label in range(int(labels.max()) + 1)]
-        masks = [mask for mask in masks if not is_background(mask)]
-        return select_masks(masks, [float(mask.sum()) for mask in masks], config,
-                            image_rgb.shape[:2])
+        return object_masks(upsampled(labels, image_rgb.shape[:2]), config)
 
 
-def is_background(mask: np.ndarray) -> bool:
-    """Tell the table: a segment spanning most of the frame or reaching three borders."""
-    borders = (mask[0].any(), mask[-1].any(), mask[:, 0].any(), mask[:, -1].any())
-    return sum(borders) >= BACKGROUND_BORDERS or mask.mean() > MAX_OBJECT_FRACTION
+def object_masks(labels: np.ndarray, config: GroundingConfig) -> np.ndarray:
+    """
+    Masks of the largest non-background segments of a label image, largest first.
+
+    Works on per-label counts, so only the kept max_proposals masks are ever built.
+    """
+    areas = np.bincount(labels.ravel())
+    edges = (labels[0], labels[-1], labels[:, 0], labels[:, -1])
+    borders = sum(np.bincount(np.unique(edge), minlength=len(areas)) for edge in edges)
+    background = (borders >= BACKGROUND_BORDERS) | (areas / labels.size > MAX_OBJECT_FRACTION)
+    candidates = np.flatnonzero(~background & (areas >= max(config.min_mask_area, 1)))
+    order = np.argsort(-areas[candidates], kind='stable')[:config.max_proposals]
+    return labels[None] == candidates[order][:, None, None]

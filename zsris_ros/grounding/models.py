@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from functools import partial
 import logging
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -15,7 +16,8 @@ from segment_anything.modeling import (ImageEncoderViT, MaskDecoder, PromptEncod
 import torch
 
 from .config import GroundingConfig
-from .weights import clip_checkpoint_path, sam_checkpoint_path
+from .weights import (clip_checkpoint_path, CLIP_SETTING, sam_checkpoint_path, SAM_SETTING,
+                      unusable_checkpoint)
 
 LOGGER = logging.getLogger(__name__)
 MODEL_CONFIG_DIR = Path(__file__).with_name('model_configs')
@@ -102,8 +104,25 @@ def load_sam(config: GroundingConfig, device: torch.device) -> Sam:
     if config.sam_checkpoint != 'none':
         path = sam_checkpoint_path(config.sam_model, config.sam_checkpoint, config.weights_dir)
         LOGGER.info('loading SAM %s weights from %s', config.sam_model, path)
-        sam.load_state_dict(torch.load(path, map_location='cpu', weights_only=True))
+        _load_sam_weights(sam, path, config)
     return sam.eval().to(device)
+
+
+def _load_sam_weights(sam: Sam, path: Path, config: GroundingConfig) -> None:
+    """Load a checkpoint; a bad file or one of another architecture names the setting."""
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as error:  # noqa: BLE001 - torch.load fails in many ways on a bad file
+        raise unusable_checkpoint('SAM checkpoint', path, SAM_SETTING, error,
+                                  cached=config.sam_checkpoint == 'auto') from None
+    try:
+        sam.load_state_dict(state)
+    except (RuntimeError, TypeError) as error:
+        raise ModelConfigError(
+            f'SAM checkpoint {path} does not fit sam_model {config.sam_model!r} '
+            f'({" ".join(str(error).split())[:160]}); set sam_checkpoint to a '
+            f'{config.sam_model} checkpoint or sam_model to its architecture',
+            SAM_SETTING) from None
 
 
 def load_clip(config: GroundingConfig, device: torch.device) -> ClipModel:
@@ -113,11 +132,21 @@ def load_clip(config: GroundingConfig, device: torch.device) -> ClipModel:
         raise ModelConfigError(f'clip_model {config.clip_model!r} is not an open_clip model',
                                'clip_model')
     tag_cfg = get_pretrained_cfg(config.clip_model, config.clip_pretrained) or {}
+    weights = _clip_weights(config)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(RANDOM_INIT_SEED)
-        model = open_clip.create_model(
-            config.clip_model, pretrained=_clip_weights(config),
-            force_quick_gelu=tag_cfg.get('quick_gelu', False), device=device)
+        try:
+            model = open_clip.create_model(
+                config.clip_model, pretrained=weights,
+                force_quick_gelu=tag_cfg.get('quick_gelu', False), device=device)
+        except torch.OutOfMemoryError:
+            raise
+        except Exception as error:  # noqa: BLE001 - with a known model, only the file fails
+            if weights is None:
+                raise
+            raise unusable_checkpoint(
+                f'CLIP checkpoint for {config.clip_model}', weights, CLIP_SETTING, error,
+                cached=not os.path.isfile(config.clip_pretrained)) from None
     _check_vision_tower(model.visual, config.masking_block)
     preprocess = model.visual.preprocess_cfg
     return ClipModel(

@@ -109,7 +109,7 @@ class GroundingPipeline:
         results = [self._start_result(text) for text in texts]
         pending = [r for r in results if r.status != 'error']
         if pending:
-            _check_image(image_rgb)
+            _check_image(image_rgb, config.max_frame_pixels)
             timings: dict[str, float] = {}
             masks, features = self._frame_features(image_rgb, config, frame_key, timings)
             for result in pending:
@@ -215,8 +215,13 @@ class GroundingPipeline:
         result.area = int(mask.sum())
 
 
-def _check_image(image_rgb: np.ndarray) -> None:
+def _check_image(image_rgb: np.ndarray, max_pixels: int) -> None:
+    """Refuse what is not a frame, and frames whose masks would not fit (max_frame_pixels)."""
     if (not isinstance(image_rgb, np.ndarray) or image_rgb.dtype != np.uint8
             or image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or 0 in image_rgb.shape):
         shape = getattr(image_rgb, 'shape', None)
         raise ImageInputError(f'expected an HxWx3 uint8 RGB image, got {shape}')
+    height, width = image_rgb.shape[:2]
+    if height * width > max_pixels:
+        raise ImageInputError(f'image of {width}x{height} = {height * width} pixels exceeds '
+                              f'max_frame_pixels {max_pixels}')

@@ -17,7 +17,6 @@ from segment_anything.modeling import Sam
 from segment_anything.utils.amg import (batched_mask_to_box, build_point_grid,
                                         calculate_stability_score)
 import torch
-import torch.nn.functional as F
 from torchvision.ops.boxes import batched_nms
 
 from .config import GroundingConfig
@@ -42,13 +41,20 @@ class SamProposer:
 
     @torch.inference_mode()
     def propose(self, image_rgb: np.ndarray, config: GroundingConfig) -> np.ndarray:
-        """(N, H, W) bool masks, best predicted IoU first, filtered by area and count."""
-        masks, quality = self._deduplicated(_downscaled(image_rgb, config.proposal_max_side),
-                                            config)
-        if masks.shape[1:] != image_rgb.shape[:2]:
-            masks = F.interpolate(masks[:, None].float(), size=image_rgb.shape[:2],
-                                  mode='nearest')[:, 0] > 0.5
-        return _select_on_device(masks, quality, config)
+        """
+        (N, H, W) bool masks, best predicted IoU first, filtered by area and count.
+
+        On a shrunk frame the filters use each mask's area once upsampled, and only the kept
+        masks are upsampled: memory follows max_proposals, not the proposals of the grid.
+        """
+        shrunk = downscaled(image_rgb, config.proposal_max_side)
+        masks, quality = self._deduplicated(shrunk, config)
+        rows, cols = (torch.from_numpy(source_indices(small, full)).to(masks.device)
+                      for small, full in zip(shrunk.shape[:2], image_rgb.shape[:2]))
+        kept = masks[_best(_upsampled_areas(masks, rows, cols), quality, config)]
+        if kept.shape[1:] != image_rgb.shape[:2]:
+            kept = kept[:, rows][:, :, cols]
+        return kept.cpu().numpy()
 
     def _deduplicated(self, image_rgb: np.ndarray, config: GroundingConfig
                       ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,7 +115,7 @@ class StockSamProposer:
                             [r['predicted_iou'] for r in records], config, image_rgb.shape[:2])
 
 
-def _downscaled(image_rgb: np.ndarray, max_side: int) -> np.ndarray:
+def downscaled(image_rgb: np.ndarray, max_side: int) -> np.ndarray:
     """
     Shrink the frame so its longer side is at most max_side (0: unchanged).
 
@@ -124,13 +130,45 @@ def _downscaled(image_rgb: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(image_rgb, size, interpolation=cv2.INTER_AREA)
 
 
-def _select_on_device(masks: torch.Tensor, quality: torch.Tensor,
-                      config: GroundingConfig) -> np.ndarray:
-    """Area filter and top-K before anything leaves the device."""
-    keep = masks.flatten(1).sum(dim=1) >= max(config.min_mask_area, 1)
-    masks, quality = masks[keep], quality[keep]
-    order = torch.sort(quality, descending=True, stable=True).indices[:config.max_proposals]
-    return masks[order].cpu().numpy()
+def source_indices(small: int, full: int) -> np.ndarray:
+    """
+    For each of `full` rows (or columns), the one of `small` nearest its centre.
+
+    Indexing a shrunk mask with these upsamples it (nearest neighbour) back to the frame;
+    integer arithmetic, so the SAM and Felzenszwalb paths map pixels identically.
+    """
+    return (2 * np.arange(full) + 1) * small // (2 * full)
+
+
+def upsampled(array: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour upsampling of a 2-D array (a label image) to the frame's shape."""
+    if array.shape == shape:
+        return array
+    rows, cols = (source_indices(small, full) for small, full in zip(array.shape, shape))
+    return array[np.ix_(rows, cols)]
+
+
+#: Masks whose upsampled areas are summed at once: bounds the int64 weights in flight.
+AREA_CHUNK = 16
+
+
+def _upsampled_areas(masks: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor
+                     ) -> torch.Tensor:
+    """Pixels each (N, h, w) mask covers once upsampled by rows/cols, without upsampling."""
+    if (len(rows), len(cols)) == masks.shape[1:]:
+        return masks.flatten(1).sum(dim=1)
+    row_weights = torch.bincount(rows, minlength=masks.shape[1])
+    col_weights = torch.bincount(cols, minlength=masks.shape[2])
+    return torch.cat([((chunk.long() * col_weights).sum(dim=2) * row_weights).sum(dim=1)
+                      for chunk in masks.split(AREA_CHUNK)])
+
+
+def _best(areas: torch.Tensor, quality: torch.Tensor, config: GroundingConfig
+          ) -> torch.Tensor:
+    """Pick the masks to keep: area filter, then top-K by quality (stable), on device."""
+    keep = torch.nonzero(areas >= max(config.min_mask_area, 1)).flatten()
+    order = torch.sort(quality[keep], descending=True, stable=True).indices
+    return keep[order[:config.max_proposals]]
 
 
 def select_masks(masks: list[np.ndarray], quality: list[float], config: GroundingConfig,

@@ -17,11 +17,17 @@ from ..frame_policy import FramePairer, FramePolicy, Pairing, stamp_ns
 
 @dataclass(frozen=True)
 class Frame:
-    """A received message, its header stamp (ns) and its arrival order."""
+    """
+    A received message, its header stamp (ns) and its arrival order.
+
+    A frame refused on arrival (over max_frame_pixels, unreadable header) keeps its header
+    but not its pixel data, and says why: the command paired with it is answered with that.
+    """
 
     msg: Any
     stamp_ns: int
     sequence: int
+    refused: str = ''
 
 
 class FrameStore:
@@ -34,19 +40,19 @@ class FrameStore:
         self._depth: deque[Frame] = deque(maxlen=depth_buffer_size)
         self.camera_info: Any = None
 
-    def add_colour(self, msg: Any) -> None:
+    def add_colour(self, msg: Any, refused: str = '') -> None:
         """Keep the newest colour frame; it is the frame of every command waiting for one."""
         with self._changed:
             self._sequence += 1
-            frame = Frame(msg, stamp_ns(msg.header), self._sequence)
+            frame = Frame(msg, stamp_ns(msg.header), self._sequence, refused)
             # Waiting commands time out in wait(), which knows the current timeout.
             self._pairer.frame(frame, time.monotonic_ns(), timeout_ns=2**62)
             self._changed.notify_all()
 
-    def add_depth(self, msg: Any) -> None:
+    def add_depth(self, msg: Any, refused: str = '') -> None:
         """Remember a depth frame for pairing by stamp."""
         with self._changed:
-            self._depth.append(Frame(msg, stamp_ns(msg.header), 0))
+            self._depth.append(Frame(msg, stamp_ns(msg.header), 0, refused))
 
     def pair(self, policy: FramePolicy) -> Pairing[Frame]:
         """Claim a frame for a command arriving now, under the frame policy."""

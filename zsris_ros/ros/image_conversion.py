@@ -11,10 +11,11 @@ import copy
 import numpy as np
 from sensor_msgs.msg import Image
 
-from ..image_io import depth_from_image, ImageConversionError, rgb_from_compressed, rgb_from_image
+from ..image_io import (check_frame_size, depth_from_image, ImageConversionError,
+                        rgb_from_compressed, rgb_from_image)
 
-__all__ = ['bgr8_image', 'depth_from_image', 'ImageConversionError', 'mono8_image',
-           'rgb_from_compressed', 'rgb_from_image']
+__all__ = ['bgr8_image', 'check_frame_size', 'depth_from_image', 'ImageConversionError',
+           'mono8_image', 'rgb_from_compressed', 'rgb_from_image']
 
 
 def _image(pixels: np.ndarray, encoding: str, header) -> Image:

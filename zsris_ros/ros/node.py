@@ -29,13 +29,14 @@ import torch
 from visualization_msgs.msg import Marker
 
 from .frames import Frame, FrameStore
-from .image_conversion import (bgr8_image, depth_from_image, ImageConversionError,
-                               mono8_image, rgb_from_compressed, rgb_from_image)
+from .image_conversion import (bgr8_image, check_frame_size, depth_from_image,
+                               ImageConversionError, mono8_image, rgb_from_compressed,
+                               rgb_from_image)
 from .messages import metric_point, pixel_point, result_message, target_marker
 from .parameters import (declare_parameters, describe_invalid, ParameterError,
                          to_settings_names)
 from .settings import NodeSettings, ROS_NAMES
-from ..frame_policy import Pairing
+from ..frame_policy import Pairing, stamp_ns
 from ..grounding import GroundingConfig, GroundingPipeline, GroundingResult
 from ..grounding.geometry import target_point
 from ..grounding.models import ModelConfigError
@@ -89,11 +90,11 @@ class GroundingNode(Node):
         frames_group = MutuallyExclusiveCallbackGroup()
         commands_group = MutuallyExclusiveCallbackGroup()
         sensor = qos_profile_sensor_data
-        self.create_subscription(Image, 'image', self.frames.add_colour, sensor,
+        self.create_subscription(Image, 'image', self._on_colour, sensor,
                                  callback_group=frames_group)
-        self.create_subscription(CompressedImage, 'image/compressed', self.frames.add_colour,
+        self.create_subscription(CompressedImage, 'image/compressed', self._on_colour,
                                  sensor, callback_group=frames_group)
-        self.create_subscription(Image, 'depth', self.frames.add_depth, sensor,
+        self.create_subscription(Image, 'depth', self._on_depth, sensor,
                                  callback_group=frames_group)
         self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info, sensor,
                                  callback_group=frames_group)
@@ -124,6 +125,29 @@ class GroundingNode(Node):
         super().destroy_node()
 
     # Callbacks: cheap, never blocking.
+
+    def _on_colour(self, msg: Image | CompressedImage) -> None:
+        self.frames.add_colour(msg, self._refusal(msg, 'colour'))
+
+    def _on_depth(self, msg: Image) -> None:
+        self.frames.add_depth(msg, self._refusal(msg, 'depth'))
+
+    def _refusal(self, msg: Image | CompressedImage, kind: str) -> str:
+        """
+        Check a frame's size from its fields or header (no decoding) against max_frame_pixels.
+
+        A refused frame still takes its place, so the command paired with it answers error
+        with the reason, but its pixel data is let go at once: queued commands cannot pin
+        oversized messages, and a decompression bomb is never decoded.
+        """
+        try:
+            check_frame_size(msg, self.settings.config.max_frame_pixels)
+        except ImageConversionError as error:
+            msg.data = b''
+            self.get_logger().warning(f'refusing {kind} frame stamped {stamp_ns(msg.header)} '
+                                      f'ns: {error}', throttle_duration_sec=1.0)
+            return str(error)
+        return ''
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self.frames.camera_info = msg
@@ -246,14 +270,16 @@ class GroundingNode(Node):
         if frame is None:
             return GroundingResult.failure(command.text, 'no_image',
                                            'no camera frame received for this command')
+        if frame.refused:
+            return _on_frame(GroundingResult.failure(command.text, 'error', frame.refused), frame)
         try:
-            rgb = _to_rgb(frame.msg)
+            rgb = _to_rgb(frame.msg, settings.config.max_frame_pixels)
         except ImageConversionError as error:
             return _on_frame(GroundingResult.failure(command.text, 'error', str(error)), frame)
         result = self.pipeline.ground_many(
             rgb, [command.text], frame_key=(frame.stamp_ns, frame.sequence))[0]
         if result.mask is not None:
-            self._publish_outputs(frame, rgb, result, settings.node)
+            self._publish_outputs(frame, rgb, result, settings)
         return _on_frame(result, frame)
 
     def _frame_for(self, command: Command, settings: NodeSettings) -> Frame | None:
@@ -261,13 +287,13 @@ class GroundingNode(Node):
         return self.frames.wait(command.pairing, settings.next_frame_timeout)
 
     def _publish_outputs(self, frame: Frame, rgb: np.ndarray, result: GroundingResult,
-                         settings: NodeSettings) -> None:
+                         settings: Settings) -> None:
         header = frame.msg.header
         self.mask_pub.publish(mono8_image(result.mask, header))
         self.centroid_pub.publish(pixel_point(header, result.centroid))
         if self.overlay_pub.get_subscription_count() > 0:
             picture = draw_overlay(rgb, result.mask, result.centroid, result.noun_phrase,
-                                   settings.overlay_alpha)
+                                   settings.node.overlay_alpha)
             self.overlay_pub.publish(bgr8_image(picture, header))
         point, result.depth_status = self._target_point(frame, result, settings)
         if point is None:
@@ -275,18 +301,20 @@ class GroundingNode(Node):
         result.target_point = point
         point_header = Header(stamp=header.stamp, frame_id=_optical_frame(frame, self.frames))
         self.target_pub.publish(metric_point(point_header, point))
-        self.marker_pub.publish(target_marker(point_header, point, settings.marker_scale,
+        self.marker_pub.publish(target_marker(point_header, point, settings.node.marker_scale,
                                               result.noun_phrase))
 
-    def _target_point(self, frame: Frame, result: GroundingResult, settings: NodeSettings
+    def _target_point(self, frame: Frame, result: GroundingResult, settings: Settings
                       ) -> tuple[list[float] | None, str]:
         """Pair the depth frame and K with the colour frame; the geometry is the core's."""
-        depth_frame = self.frames.depth_near(frame.stamp_ns, settings.depth_tolerance)
+        depth_frame = self.frames.depth_near(frame.stamp_ns, settings.node.depth_tolerance)
         info = self.frames.camera_info
         depth = k = None
         if depth_frame is not None:
+            if depth_frame.refused:
+                return None, depth_frame.refused
             try:
-                depth = depth_from_image(depth_frame.msg)
+                depth = depth_from_image(depth_frame.msg, settings.config.max_frame_pixels)
             except ImageConversionError as error:
                 return None, str(error)
         if info is not None:
@@ -323,10 +351,10 @@ def _on_frame(result: GroundingResult, frame: Frame) -> GroundingResult:
     return result
 
 
-def _to_rgb(msg: Image | CompressedImage) -> np.ndarray:
+def _to_rgb(msg: Image | CompressedImage, max_pixels: int) -> np.ndarray:
     if isinstance(msg, CompressedImage):
-        return rgb_from_compressed(msg)
-    return rgb_from_image(msg)
+        return rgb_from_compressed(msg, max_pixels)
+    return rgb_from_image(msg, max_pixels)
 
 
 def _optical_frame(frame: Frame, frames: FrameStore) -> str:

@@ -2,7 +2,8 @@
 Settings that only the ROS node has: frame pairing, queueing, outputs.
 
 They live in a typed model like the core's GroundingConfig, so declarations, ranges, the YAML
-file and the README table come from one place.
+file and the README table come from one place. The queue and buffer limits keep what a node
+can hold within the README's memory bound ("Memory"): each entry may pin one frame message.
 """
 
 from dataclasses import dataclass
@@ -26,14 +27,14 @@ class NodeSettings(BaseModel):
         description="Seconds a command waits for a frame under frame_policy 'next' (or for "
         'the first frame at all) before answering no_image')
     command_queue_size: int = setting(
-        10, ge=1, le=1000,
+        10, ge=1, le=100,
         description='Commands waiting for inference; a command beyond this answers dropped',
         restart=True)
     depth_tolerance: float = setting(
         0.05, ge=0.0, le=10.0,
         description='Largest stamp difference (s) between a colour frame and its depth frame')
     depth_buffer_size: int = setting(
-        30, ge=1, le=1000, description='Recent depth frames kept for stamp pairing',
+        30, ge=1, le=100, description='Recent depth frames kept for stamp pairing',
         restart=True)
     overlay_alpha: float = setting(
         0.5, ge=0.0, le=1.0, description='Opacity of the mask in the overlay image',

@@ -48,12 +48,20 @@ def config_from_args(args: argparse.Namespace) -> GroundingConfig:
 
 
 def cmd_ground(args: argparse.Namespace) -> int:
-    """Ground one expression on one image file and print the result as JSON."""
-    from .ground import ground_image
+    """
+    Ground one expression on one image file and print the result as JSON.
 
-    result = ground_image(config_from_args(args), args.image, args.text, args.out)
-    print(json.dumps(result))
-    return 0 if result['status'] != 'error' else 1
+    --out is checked before the models load; the mask is written after the JSON is printed,
+    so a failed write is reported (exit 2) without losing the answer.
+    """
+    from .ground import check_mask_path, ground_image, write_mask
+
+    out = check_mask_path(args.out) if args.out else None
+    result = ground_image(config_from_args(args), args.image, args.text)
+    print(json.dumps(result.to_dict()), flush=True)
+    if out is not None and result.mask is not None:
+        write_mask(result.mask, out)
+    return 0 if result.status != 'error' else 1
 
 
 @contextmanager
@@ -306,7 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     ground = commands.add_parser('ground', help='ground an expression on an image file')
     ground.add_argument('--image', required=True, help='image file (PNG, JPEG, ...)')
     ground.add_argument('--text', required=True, help='referring expression or command')
-    ground.add_argument('--out', help='write the chosen mask here as a PNG')
+    ground.add_argument('--out', help='write the chosen mask to this .png file '
+                        '(only when a mask was chosen)')
     add_config_options(ground)
     ground.set_defaults(handler=cmd_ground)
 
@@ -354,10 +363,10 @@ def core_errors() -> tuple[type[Exception], ...]:
     Imported only once something has failed: their modules load torch and spaCy, which
     `zsris params` and `zsris parse` must not wait for.
     """
-    from ..grounding import ModelConfigError, WeightsUnavailableError
+    from ..grounding import ImageInputError, ModelConfigError, WeightsUnavailableError
     from ..grounding.phrase import PhraseModelError
 
-    return WeightsUnavailableError, ModelConfigError, PhraseModelError
+    return WeightsUnavailableError, ModelConfigError, PhraseModelError, ImageInputError
 
 
 def describe_error(error: Exception, args: argparse.Namespace) -> str:
@@ -378,7 +387,8 @@ def run_reporting_errors(handler: Callable[[argparse.Namespace], int],
     """
     Run a subcommand's handler, reporting configuration problems without a traceback.
 
-    Such a problem becomes one line on stderr and exit status 2.
+    Such a problem becomes one line on stderr and exit status 2; a message that quotes a
+    library's multi-line error (a YAML parser's, say) is folded onto that line.
     """
     try:
         return handler(args)
@@ -391,7 +401,7 @@ def run_reporting_errors(handler: Callable[[argparse.Namespace], int],
         if not isinstance(error, core_errors()):
             raise
         message = describe_error(error, args)
-    print(f'zsris: error: {message}', file=sys.stderr)
+    print(f"zsris: error: {' '.join(message.split())}", file=sys.stderr)
     return EXIT_CONFIG
 
 

@@ -234,3 +234,27 @@ def test_replay_memory_does_not_grow_with_the_bag(tmp_path, storage):
     assert long < 1.2 * short, f'{short} bytes for 24 frames, {long} for 72'
     # An MCAP chunk (about 1 MiB) is read whole; sqlite3 hands rows over one by one.
     assert long < 20 * 240 * 320 * 3
+
+
+@pytest.mark.parametrize('content', [
+    b'[{"command_index": Infinity, "mask": "one.png"}]',
+    b'[{"stamp_ns": NaN, "mask": "one.png"}]',
+    b'[{"command_index": "1", "mask": "one.png"}]',
+    b'[{"command_index": true, "mask": "one.png"}]',
+    b'[{"command_index": 1.5, "mask": "one.png"}]',
+    b'[{"command_index": -1, "mask": "one.png"}]',
+    b'[{"command_index": 1, "mask": 7}]',
+    b'[{"mask": "one.png"}]',
+    b'[["command_index", 1]]',
+    b'{"command_index": 1, "mask": "one.png"}',
+    b'[{"command_index": 1, "mask": "one.png"}',
+    b'[{"command_index": 1, "mask": "\xff.png"}]',
+])
+def test_a_malformed_gt_file_is_one_line_and_exit_2(tmp_path, capsys, content):
+    bag = write_events(tmp_path / 'bag', 'mcap', timeline())
+    truth = tmp_path / 'truth.json'
+    truth.write_bytes(content)
+    assert eval_bag(bag, tmp_path / 'run', '--gt-file', str(truth)) == cli.EXIT_CONFIG
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f'zsris: error: cannot use --gt-file {truth}: ')
+    assert not (tmp_path / 'run').exists()

@@ -179,3 +179,52 @@ def test_refer_bag_replays_to_the_same_scores(tmp_path):
     for a, b in zip(direct, replayed):
         assert (a['expression'], a['intersection'], a['union'], a['bbox']) == (
             b['expression'], b['intersection'], b['union'], b['bbox'])
+
+
+@pytest.mark.parametrize('refs', [
+    b'\x80\x02}(K\x01K\x02e.',                                  # APPENDS on a dict
+    b'\x80\x02](K\x01K\x02u.',                                  # SETITEMS on a list
+    b'\x80\x04\x8e' + (1 << 60).to_bytes(8, 'little') + b'ab.',  # bytes of length 2**60
+    b'\x80\x02X\xf0\xff\xff\xffabc.',                          # a 4 GiB string, cut short
+    b'\x80\x02h\x05.',                                          # memo entry never stored
+])
+def test_a_malformed_refs_pickle_is_one_line_and_exit_2(tmp_path, capsys, refs):
+    root = make_refer(tmp_path / 'refer')
+    (root / 'refcoco' / 'refs(unc).p').write_bytes(refs)
+    assert eval_refer(root, tmp_path / 'run', '--split', 'val') == cli.EXIT_CONFIG
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"zsris: error: cannot read {root / 'refcoco' / 'refs(unc).p'}: ")
+
+
+@pytest.mark.parametrize('refs', [
+    [[1, 2]],
+    [{**ref(1, 11, 1, 'val'), 'sentences': ['the cup']}],
+    [{**ref(1, 11, 1, 'val'), 'split': 5}],
+    {'refs': []},
+])
+def test_refs_of_the_wrong_shape_are_one_line_and_exit_2(tmp_path, capsys, refs):
+    root = make_refer(tmp_path / 'refer')
+    (root / 'refcoco' / 'refs(unc).p').write_bytes(pickle.dumps(refs, protocol=2))
+    assert eval_refer(root, tmp_path / 'run', '--split', 'val') == cli.EXIT_CONFIG
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert 'does not follow the REFER schema' in line or 'has no refs in split' in line
+
+
+@pytest.mark.parametrize('escape', ['absolute', 'climbing'])
+def test_an_image_file_name_outside_the_dataset_is_refused(tmp_path, capsys, escape):
+    root = make_refer(tmp_path / 'refer')
+    outside = tmp_path / 'outside.jpg'
+    cv2.imwrite(str(outside), frame_pixels(1))
+    instances = json.loads((root / 'refcoco' / 'instances.json').read_text())
+    image_dir = root / 'images/mscoco/images/train2014'
+    name = str(outside) if escape == 'absolute' else str(Path('..') / '..' / '..' / '..' /
+                                                         '..' / 'outside.jpg')
+    assert (image_dir / name).resolve() == outside
+    instances['images'][1]['file_name'] = name
+    (root / 'refcoco' / 'instances.json').write_text(json.dumps(instances))
+    assert eval_refer(root, tmp_path / 'run', '--split', 'val') == cli.EXIT_CONFIG
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert f'image 2 has file_name {name!r}, which is not a path inside' in line
+    assert cli.main(['bag', 'from-refer', '--root', str(root), '--dataset', 'refcoco',
+                     '--split', 'val', '--out', str(tmp_path / 'bag')]) == cli.EXIT_CONFIG
+    assert not (tmp_path / 'bag').exists()

@@ -5,6 +5,11 @@ Streaming: messages come in log-time order and only the newest colour frame is k
 commands still waiting for a frame under the `next` policy, so memory does not grow with the
 bag. Frames are converted to RGB only when a command is grounded on them.
 
+A bag's .mcap or .db3 file can be read alone, without its folder's metadata.yaml. rosbag2
+records per-message compression only in that metadata, so a message read from the file alone
+may still be a zstd frame; such frames are recognised by their magic number and unpacked
+(CDR bytes always start with a zero byte, so no plain message is ever mistaken for one).
+
 Ground-truth convention (what `zsris bag` writes): a mask on the ground-truth topic, and a
 JSON String on the info topic, belong to the command logged at the same nanosecond; when
 several commands share one log time, they take that time's masks in recording order.
@@ -22,6 +27,11 @@ import numpy as np
 from rosbags.highlevel import AnyReader
 from rosbags.interfaces import Connection
 
+try:
+    from compression import zstd
+except ImportError:   # Python before 3.14: the backport rosbags itself depends on
+    from backports import zstd
+
 from ..errors import InputError
 from ...frame_policy import FramePairer, FramePolicy, Pairing, stamp_ns
 from ...image_io import ImageConversionError, rgb_from_compressed, rgb_from_image
@@ -30,6 +40,7 @@ IMAGE = 'sensor_msgs/msg/Image'
 COMPRESSED_IMAGE = 'sensor_msgs/msg/CompressedImage'
 STRING = 'std_msgs/msg/String'
 ROLES = ('image', 'command', 'truth', 'info')
+ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'
 
 
 @dataclass(frozen=True)
@@ -138,7 +149,8 @@ class Bag:
     def messages(self, connections: list[Connection]) -> Iterator[tuple[Connection, int, bytes]]:
         """Messages in log-time order; a read failure midway is an InputError."""
         try:
-            yield from self._reader.messages(connections)
+            for connection, log_ns, raw in self._reader.messages(connections):
+                yield connection, log_ns, cdr_bytes(raw)
         except Exception as error:  # noqa: BLE001 - any failure here means unreadable bytes
             raise InputError(f'cannot read {self.path} past this point '
                              f'(corrupt or truncated bag): {error}') from None
@@ -149,6 +161,11 @@ class Bag:
             return self._reader.deserialize(raw, msgtype)
         except Exception as error:  # noqa: BLE001 - garbage bytes fail in many ways
             raise InputError(f'cannot deserialise a {msgtype} in {self.path}: {error}') from None
+
+
+def cdr_bytes(raw: bytes) -> bytes:
+    """Unpack a message stored zstd-compressed, which a bag file read alone hands over as is."""
+    return zstd.decompress(raw) if raw[:4] == ZSTD_MAGIC else raw
 
 
 def paired_commands(bag: Bag, topics: BagTopics, policy: str,

@@ -8,7 +8,8 @@ from a JSON file:
      {"stamp_ns": 1700000000100000000, "mask": "masks/1.png"}]
 
 `command_index` counts the bag's commands from 0 in log-time order; `stamp_ns` is the
-command's log time. Mask paths are relative to the JSON file; any non-zero pixel is inside.
+command's log time; both are whole numbers >= 0. Mask paths are relative to the JSON file;
+any non-zero pixel is inside. An entry of any other shape makes the whole file unusable.
 """
 
 from dataclasses import dataclass
@@ -45,15 +46,31 @@ class TruthFile:
 
     def __init__(self, path: Path) -> None:
         """Read the list; mask files are only opened when their command is scored."""
+        self._by_index: dict[int, Path] = {}
+        self._by_stamp: dict[int, Path] = {}
         try:
-            entries = json.loads(path.read_text(encoding='utf-8'))
-            self._by_index = {int(e['command_index']): path.parent / e['mask']
-                              for e in entries if 'command_index' in e}
-            self._by_stamp = {int(e['stamp_ns']): path.parent / e['mask']
-                              for e in entries if 'stamp_ns' in e}
-        except (OSError, ValueError, TypeError, KeyError) as error:
-            raise InputError(f'cannot use --gt-file {path}: {error!r} (expected a JSON list '
+            entries = json.loads(path.read_bytes().decode('utf-8'))
+            if not isinstance(entries, list):
+                raise ValueError(f'a JSON {type(entries).__name__}, not a list')
+            for number, entry in enumerate(entries):
+                self._add(path.parent, number, entry)
+        except (OSError, ValueError) as error:
+            raise InputError(f'cannot use --gt-file {path}: {error} (expected a JSON list '
                              'of {"command_index" or "stamp_ns", "mask"})') from None
+
+    def _add(self, folder: Path, number: int, entry: Any) -> None:
+        """File one entry under its index or stamp; ValueError says what is wrong with it."""
+        if not isinstance(entry, dict) or not isinstance(entry.get('mask'), str):
+            raise ValueError(f'entry {number} is not an object with a "mask" path')
+        if 'command_index' not in entry and 'stamp_ns' not in entry:
+            raise ValueError(f'entry {number} has neither command_index nor stamp_ns')
+        for key, table in (('command_index', self._by_index), ('stamp_ns', self._by_stamp)):
+            if key in entry:
+                value = entry[key]
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ValueError(f'entry {number} has {key} {value!r}, not a whole '
+                                     'number >= 0')
+                table[value] = folder / entry['mask']
 
     def loader(self, command: BagCommand) -> Callable[[], np.ndarray | None]:
         """Return a reader of the command's target mask; no entry means no ground truth."""

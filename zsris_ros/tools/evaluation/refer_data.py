@@ -6,6 +6,10 @@ ROOT/<dataset>/refs(<split_by>).p  pickled list of refs: ref_id, ann_id, image_i
 ROOT/<dataset>/instances.json      COCO images and annotations (polygons or RLE)
 ROOT/images/mscoco/images/train2014/COCO_train2014_<image_id:012d>.jpg  (or ROOT/images/train2014)
 
+An image's file_name must be a relative path inside that image folder: one that is absolute
+or climbs out with '..' is refused for the whole split (one error naming the image), so a
+doctored instances.json cannot make the tools read or replay files from elsewhere.
+
 Sentences are read as the paper's official script reads them (the raw sentence, lower-cased),
 split membership follows REFER's getRefIds (testA also matches a testAB ref), and the target
 mask is the union of the annotation's polygons or its RLE, rasterised as pycocotools does.
@@ -71,9 +75,9 @@ def load_split(root: Path, dataset: str, split: str, split_by: str) -> list[RefI
     try:
         images = _group_by_image([ref for ref in refs if in_split(ref['split'], split)],
                                  instances, image_dir)
-    except (KeyError, TypeError) as error:
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
         raise InputError(f'{root / dataset} does not follow the REFER schema '
-                         f'({type(error).__name__}: {error})') from None
+                         f'({_reason(error)})') from None
     if not images:
         raise InputError(f'{dataset} ({split_by}) has no refs in split {split!r}')
     return images
@@ -121,6 +125,9 @@ def find_image_dir(root: Path) -> Path:
 
 def _ref_image(image: dict[str, Any], image_dir: Path) -> RefImage:
     name = image.get('file_name') or f'COCO_train2014_{image["id"]:012d}.jpg'
+    if Path(name).is_absolute() or '..' in Path(name).parts:
+        raise InputError(f'image {image["id"]} has file_name {name!r}, which is not a path '
+                         f'inside {image_dir}; fix instances.json')
     return RefImage(image['id'], image_dir / name, image['height'], image['width'], [], {})
 
 
@@ -128,8 +135,13 @@ def _read_refs(path: Path) -> list[dict[str, Any]]:
     with _open(path) as file:
         try:
             return _PlainUnpickler(file, encoding='utf-8').load()
-        except (pickle.UnpicklingError, EOFError, UnicodeDecodeError, ValueError) as error:
-            raise InputError(f'cannot read {path}: {error}') from None
+        except Exception as error:  # noqa: BLE001 - a malformed pickle fails in many ways
+            raise InputError(f'cannot read {path}: {_reason(error)}') from None
+
+
+def _reason(error: Exception) -> str:
+    """Name an error by type and message: some (MemoryError) have no message at all."""
+    return f'{type(error).__name__}: {error}' if str(error) else type(error).__name__
 
 
 def _read_json(path: Path) -> dict[str, Any]:
