@@ -32,6 +32,7 @@ class Call:
     texts: tuple[str, ...]
     scores: list[float | None]
     masks: list[np.ndarray | None]
+    statuses: list[str]
 
 
 def _settings(config: GroundingConfig) -> str:
@@ -60,7 +61,7 @@ def run() -> tuple[dict[str, Any], list[Call]]:
         results = ground_many(pipeline, *args, **kwargs)
         texts = tuple(result.command for result in results)
         calls.append(Call(_settings(pipeline.config), texts, [r.score for r in results],
-                          [r.mask for r in results]))
+                          [r.mask for r in results], [r.status for r in results]))
         return results
 
     out = io.StringIO()
@@ -82,8 +83,11 @@ def test_report_counts_every_generated_expression_once(run):
     for kind, row in report['by_type'].items():
         assert row['n'] == sum(expression.type == kind for expression in expressions), kind
     assert report['overall']['n'] == len(expressions)
-    for row in [*report['by_type'].values(), report['overall']]:
-        assert all(0.0 <= row[name] <= 1.0 for name in ('pr50', 'miou', 'oiou')), row
+    for kind, row in [*report['by_type'].items(), ('overall', report['overall'])]:
+        assert all(0.0 <= row[name] <= 1.0 for name in ('pr50', 'miou')), row
+        # An expression answered by a status has no pixels: no overall IoU for that type.
+        assert (row['oiou'] is None) == (kind == 'ambiguous') or 0.0 <= row['oiou'] <= 1.0
+    assert 0.0 <= report['ambiguous_when_clear'] <= 1.0
     assert set(report['ablation']) == set(ABLATIONS)
     assert report['ablation']['full']['pr50'] == report['overall']['pr50']
 
@@ -102,12 +106,14 @@ def test_each_ablation_reports_its_own_runs_with_the_papers_settings(run):
     for seed in range(SEED, SEED + SCENES):
         scene = generate_scene(seed)
         targets[tuple(e.text for e in scene.expressions)] = [
-            scene.objects[e.target].mask for e in scene.expressions]
+            e.expected_status if e.target is None else scene.objects[e.target].mask
+            for e in scene.expressions]
     for name, changes in PAPER_ABLATIONS.items():
         runs = [call for call in calls if call.settings == _ablation_settings(changes)]
         assert len(runs) == SCENES, name
-        hits = [_iou(mask, target) > 0.5 for call in runs
-                for mask, target in zip(call.masks, targets[call.texts], strict=True)]
+        hits = [status == target if isinstance(target, str) else _iou(mask, target) > 0.5
+                for call in runs for mask, status, target in zip(
+                    call.masks, call.statuses, targets[call.texts], strict=True)]
         assert report['ablation'][name]['pr50'] == pytest.approx(np.mean(hits)), name
 
 

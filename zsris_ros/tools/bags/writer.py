@@ -102,7 +102,12 @@ def toy_scenes(n: int, seed: int, per_scene: int | None = None) -> Iterator[Reco
         yield RecordedScene(scene.image, [RecordedCommand(
             e.text, scene.objects[e.target].mask,
             {'type': e.type, 'target': e.target, 'scene_seed': scene_seed})
-            for e in _chosen(scene.expressions, per_scene)])
+            for e in _chosen(_with_one_target(scene.expressions), per_scene)])
+
+
+def _with_one_target(expressions: list[Any]) -> list[Any]:
+    """Keep the expressions a ground-truth mask can score (not those answered by a question)."""
+    return [e for e in expressions if e.expected_status == 'ok']
 
 
 def _chosen(expressions: list[Any], per_scene: int | None) -> list[Any]:

@@ -42,15 +42,28 @@ def evaluate_toy(config: GroundingConfig, n: int, seed: int) -> dict[str, Any]:
         'by_type': {kind: _scores(r for r in full if r['type'] == kind)
                     for kind in EXPRESSION_TYPES},
         'overall': _scores(full),
+        # A robot that asks when it need not is a nuisance: how often a clear expression
+        # was answered with a question.
+        'ambiguous_when_clear': _rate(r['status'] == 'ambiguous' for r in full
+                                      if r['type'] != 'ambiguous'),
         'ablation': {name: {'pr50': _scores(rows)['pr50']} for name, rows in records.items()},
     }
 
 
 def _record(expression: Any, scene: Any, result: Any) -> dict[str, Any]:
-    target = scene.objects[expression.target].mask
-    counts = overlap(result.mask, target)
-    return {'type': expression.type, 'iou': counts.iou, 'intersection': counts.intersection,
-            'union': counts.union}
+    """Score a mask by IoU; an expression whose answer is a status scores 1 for that status."""
+    if expression.expected_status != 'ok':
+        hit = float(result.status == expression.expected_status)
+        return {'type': expression.type, 'status': result.status, 'iou': hit,
+                'intersection': 0, 'union': 0}
+    counts = overlap(result.mask, scene.objects[expression.target].mask)
+    return {'type': expression.type, 'status': result.status, 'iou': counts.iou,
+            'intersection': counts.intersection, 'union': counts.union}
+
+
+def _rate(hits: Iterable[bool]) -> float | None:
+    hits = list(hits)
+    return round(sum(hits) / len(hits), 4) if hits else None
 
 
 def _scores(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
