@@ -1,0 +1,468 @@
+"""
+Read where a referring expression puts its object: positions, an ordinal, relations to anchors.
+
+CLIP scores what an object looks like, not where it is, so "the red mug on the left" is split
+into a target ("the red mug") for CLIP and location cues for the selection stage. The text is
+tokenised and parsed by spaCy; word lists say which token sequences are cues, and the parse
+settles the readings word lists cannot ("the near cup" against "near the cup", "in the top
+drawer" against "in the top", "the cup I left here").
+
+Reading rules, chosen once and applied everywhere:
+
+- Scanning left to right, the first relation ends the target's own words: the rest of the
+  expression is the anchor, read the same way. Later cues therefore describe the nearest
+  anchor ("the cup left of the bowl next to the plate": the bowl is next to the plate; "the
+  cup next to the bowl on the left": the bowl is on the left). Anchors nest at most
+  MAX_DEPTH deep; the deepest keeps the rest of the text, unread.
+- "on the left" is a position and "on the table" an `on` relation. A position word followed
+  by "of" names a region of an anchor: "on the left side of the table", "in the middle of
+  the table" and "at the back of the shelf" give the position plus `on` the anchor, while a
+  lone left/right ("to the left of the bowl") gives left_of / right_of.
+- "closest to", "next to" and "in front of" the camera, the robot, me or you give the
+  position nearest; "farthest from" them gives farthest.
+- An ordinal counts from the side "from ..." names, else from the first side word of its
+  phrase, which it then takes over ("the second cup on the left": 2 from the left, no
+  position). "last" counts from the side opposite its side word, so "the last cup on the
+  right" is rank -1 from the left: the rightmost. Without a side an ordinal counts from the
+  left. Ordinal has no size axis, so "the second biggest" keeps `biggest` and drops the rank.
+- "between A and B" splits its anchor at the first "and"; "between the plates" names both
+  anchors with the same phrase: two objects that fit it.
+- "in" before clothing or a bare colour ("guy in white shirt", "woman in red") describes the
+  target and is kept in it.
+- The target is the expression without its cues, wh-words and copulas ("which cup is" ->
+  "cup"). If nothing that names an object is left ("second from left", "top left corner"),
+  the target is the expression itself, as the paper would score it. Without any cue the
+  reading is not spatial and the target is the text, unchanged.
+"""
+
+from dataclasses import dataclass
+import re
+from typing import Optional
+
+from spacy.language import Language
+from spacy.tokens import Doc, Token
+
+from .reading import Ordinal, OrdinalAxis, Position, Reading, Relation, RelationKind
+from ..commands import NAMING_POS
+from ..phrase import clean_for_parser, DEFAULT_MODEL, fold_shouting, load_pipeline
+
+#: How deep anchors nest; the deepest is left unread, which bounds work on chained input.
+MAX_DEPTH = 8
+
+SIDES: dict[str, Position] = {
+    'left': 'left', 'leftmost': 'left', 'lefthand': 'left',
+    'right': 'right', 'rightmost': 'right', 'righthand': 'right',
+    'top': 'top', 'topmost': 'top', 'upper': 'top', 'uppermost': 'top', 'highest': 'top',
+    'bottom': 'bottom', 'bottommost': 'bottom', 'lower': 'bottom', 'lowest': 'bottom',
+    'lowermost': 'bottom',
+    'middle': 'middle', 'center': 'middle', 'centre': 'middle', 'central': 'middle',
+    'centermost': 'middle', 'middlemost': 'middle',
+    'nearest': 'nearest', 'closest': 'nearest', 'nearer': 'nearest', 'closer': 'nearest',
+    'near': 'nearest', 'front': 'nearest', 'frontmost': 'nearest', 'foreground': 'nearest',
+    'farthest': 'farthest', 'furthest': 'farthest', 'farther': 'farthest',
+    'further': 'farthest', 'far': 'farthest', 'back': 'farthest', 'rear': 'farthest',
+    'backmost': 'farthest', 'rearmost': 'farthest', 'background': 'farthest',
+    'biggest': 'biggest', 'largest': 'biggest', 'bigger': 'biggest', 'larger': 'biggest',
+    'smallest': 'smallest', 'tiniest': 'smallest', 'smaller': 'smallest',
+    'littlest': 'smallest', 'tinier': 'smallest',
+}
+AXES: dict[str, OrdinalAxis] = {
+    'left': 'left', 'right': 'right', 'top': 'top', 'bottom': 'bottom', 'front': 'nearest',
+    'back': 'farthest', 'rear': 'farthest', 'camera': 'nearest',
+}
+OPPOSITE: dict[str, OrdinalAxis] = {
+    'left': 'right', 'right': 'left', 'top': 'bottom', 'bottom': 'top', 'nearest': 'farthest',
+    'farthest': 'nearest',
+}
+# Words that name a region rather than an object ("the left side", "the top left corner").
+REGIONS = frozenset({'side', 'part', 'half', 'corner', 'end', 'edge', 'area', 'portion'})
+# Words that push a side to its extreme ("far left", "most to the left", "left-most").
+EXTREMES = frozenset({'far', 'farthest', 'furthest', 'most', 'very', 'extreme', 'extremely'})
+# Degree words before a cue that describe nothing ("right next to", "directly above").
+INTENSIFIERS = frozenset({'right', 'just', 'directly', 'immediately', 'slightly', 'exactly'})
+# Words that may open a position phrase before its preposition ("most to the left").
+LEADS = (INTENSIFIERS - {'right'}) | EXTREMES
+POSITION_PREPOSITIONS = frozenset({'on', 'to', 'at', 'in', 'toward', 'towards', 'along'})
+ARTICLES = frozenset({'the', 'a', 'an'})
+HYPHENS = frozenset({'-', '\u2010', '\u2013'})
+# What a hyphen may join a side word to ("top-left", "left-most", "left-hand").
+SIDE_JOINERS = frozenset(SIDES) | {'most', 'hand'}
+
+ORDINALS = {
+    'first': 1, 'second': 2, 'third': 3, 'fourth': 4, 'fifth': 5, 'sixth': 6, 'seventh': 7,
+    'eighth': 8, 'ninth': 9, 'tenth': 10, 'last': -1, 'penultimate': -2,
+}
+NUMERIC_ORDINAL = re.compile(r'([1-9][0-9]?)(st|nd|rd|th)')
+
+# Relation markers, longest first where one is a prefix of another.
+RELATIONS: list[tuple[tuple[str, ...], RelationKind]] = [
+    (('in', 'between'), 'between'), (('between',), 'between'),
+    (('on', 'top', 'of'), 'on'), (('on',), 'on'), (('onto',), 'on'), (('atop',), 'on'),
+    (('upon',), 'on'),
+    (('in', 'front', 'of'), 'in_front_of'), (('infront', 'of'), 'in_front_of'),
+    (('in', 'back', 'of'), 'behind'), (('behind',), 'behind'),
+    (('inside', 'of'), 'in'), (('inside',), 'in'), (('in',), 'in'), (('within',), 'in'),
+    (('into',), 'in'),
+    (('above',), 'above'), (('over',), 'above'),
+    (('below',), 'below'), (('under',), 'below'), (('underneath',), 'below'),
+    (('beneath',), 'below'),
+    (('next', 'to'), 'next_to'), (('beside',), 'next_to'), (('by',), 'next_to'),
+    (('near', 'to'), 'next_to'), (('near',), 'next_to'), (('close', 'to'), 'next_to'),
+    (('adjacent', 'to'), 'next_to'), (('alongside',), 'next_to'), (('against',), 'next_to'),
+    (('closest', 'to'), 'closest_to'), (('nearest', 'to'), 'closest_to'),
+    (('closer', 'to'), 'closest_to'), (('nearer', 'to'), 'closest_to'),
+    (('closest',), 'closest_to'), (('nearest',), 'closest_to'),
+    (('farthest', 'away', 'from'), 'farthest_from'),
+    (('furthest', 'away', 'from'), 'farthest_from'), (('far', 'away', 'from'), 'farthest_from'),
+    (('farthest', 'from'), 'farthest_from'), (('furthest', 'from'), 'farthest_from'),
+    (('farther', 'from'), 'farthest_from'), (('further', 'from'), 'farthest_from'),
+    (('far', 'from'), 'farthest_from'),
+]
+# The viewer: relations to it are positions ("closest to the robot" -> nearest).
+VIEWERS = frozenset({'me', 'us', 'you', 'camera', 'robot', 'viewer', 'photographer', 'lens',
+                     'observer'})
+VIEWER_POSITIONS: dict[str, Position] = {
+    'closest_to': 'nearest', 'next_to': 'nearest', 'in_front_of': 'nearest',
+    'farthest_from': 'farthest',
+}
+# After "in", these describe the target ("guy in white shirt", "woman in red") instead of
+# naming an anchor.
+COLOURS = frozenset({
+    'red', 'orange', 'yellow', 'green', 'blue', 'purple', 'pink', 'brown', 'black', 'white',
+    'gray', 'grey', 'silver', 'gold', 'dark', 'light', 'beige', 'tan', 'navy', 'maroon',
+    'striped', 'plaid',
+})
+WORN = frozenset({
+    'shirt', 'shirts', 'tshirt', 'jacket', 'coat', 'dress', 'hat', 'cap', 'sweater', 'hoodie',
+    'jersey', 'uniform', 'suit', 'pants', 'jeans', 'shorts', 'skirt', 'vest', 'scarf',
+    'helmet', 'glasses', 'sunglasses', 'shoes', 'boots', 'costume', 'outfit', 'clothes',
+    'clothing', 'tie', 'apron', 'stripes', 'blouse', 'sweatshirt', 'gloves', 'mask', 'robe',
+    'gown',
+})
+# The image itself: "in the picture" and "left edge of pic" name no anchor.
+PICTURES = frozenset({'picture', 'image', 'photo', 'pic', 'frame', 'photograph', 'scene',
+                      'shot', 'screen', 'view'})
+# Words of a relative clause or question left around the target ("the one that is placed",
+# "which cup is").
+WRAPPER_TAGS = frozenset({'WDT', 'WP', 'WP$', 'WRB'})
+PLACING_WORDS = frozenset({'located', 'situated', 'positioned', 'placed', 'sitting',
+                           'standing', 'lying', 'resting', 'kept', 'found', 'seen'})
+# Tags of a word that a noun, never a modal verb, follows ("the can", "the closest can").
+NOUN_OPENERS = frozenset({'DT', 'PRP$', 'JJ', 'JJR', 'JJS', 'NN', 'NNP'})
+COPULAS = frozenset({'is', 'are', 'was', 'were', "'s", "'re", 'be', 'been', 'being'})
+EDGE_POS = frozenset({'DET', 'ADP', 'CCONJ', 'SCONJ', 'PUNCT', 'PART', 'SYM'})
+
+
+@dataclass(frozen=True)
+class Cue:
+    """A run of tokens that says where, not what: the token it ends before, and what it says."""
+
+    end: int
+    positions: tuple[Position, ...] = ()
+    rank: Optional[int] = None
+    axis: Optional[OrdinalAxis] = None
+    relation: Optional[RelationKind] = None
+    # Whether the phrase names a region whose "of X" is an anchor ("the left side of").
+    region: bool = False
+
+
+class SpatialParser:
+    """Loads the spaCy pipeline once; read() is cheap and never raises for a str."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, nlp: Optional[Language] = None) -> None:
+        """Take a loaded pipeline to share one with a PhraseParser, else load `model`."""
+        self._nlp = nlp if nlp is not None else load_pipeline(model)
+
+    @property
+    def nlp(self) -> Language:
+        """Return the spaCy pipeline, to share with another parser or to parse for read_doc."""
+        return self._nlp
+
+    def read(self, referring_expression: str) -> Reading:
+        """Read a referring expression, as PhraseParser extracts it from a command."""
+        expression = ' '.join(referring_expression.split())
+        cleaned = clean_for_parser(expression)
+        if not cleaned:
+            return Reading(expression, expression)
+        doc = self.nlp(fold_shouting(cleaned))
+        reading = read_doc(doc, [cleaned[t.idx:t.idx + len(t.text)] for t in doc])
+        if not reading.is_spatial or reading.target == reading.text:
+            reading.target = expression
+        reading.text = expression
+        return reading
+
+
+def read_doc(doc: Doc, words: Optional[list[str]] = None) -> Reading:
+    """
+    Read a parsed expression; `words` are its tokens as written (the doc may be lower-cased).
+
+    For callers that parsed the text already; SpatialParser.read cleans and parses first.
+    """
+    words = words if words is not None else [t.text for t in doc]
+    return Scanner(list(doc), words).read(0, len(doc), 0)
+
+
+class Scanner:
+    """Reads the spans of one parsed expression; anchors are read by the same scanner."""
+
+    def __init__(self, tokens: list[Token], words: list[str]) -> None:
+        """Keep the tokens and their surface words; `lower` is what the word lists match."""
+        self.tokens = tokens
+        self.words = words
+        self.lower = [t.lower_ for t in tokens]
+
+    def read(self, start: int, end: int, depth: int) -> Reading:
+        """
+        Read tokens [start, end) as a target with its cues.
+
+        An expression with no cue keeps its text as the target; an anchor is tidied all the
+        same ("the plate" of "between the plate and"), as CLIP scores it on its own.
+        """
+        text = ' '.join(self.words[start:end])
+        if depth >= MAX_DEPTH:
+            return Reading(text, text)
+        kept, cues, relations = [], [], []
+        i = start
+        while i < end:
+            cue = self.cue(i, end)
+            if cue is None:
+                kept.append(i)
+                i += 1
+                continue
+            cues.append(cue)
+            if cue.relation is not None:
+                relations.append(self.relate(cue, end, depth))
+                break
+            i = cue.end
+        positions, ordinal = combine(cues)
+        reading = Reading(text, text, positions, ordinal, relations)
+        if reading.is_spatial or depth > 0:
+            reading.target = self.target(kept, start, end) or text
+        return reading
+
+    def relate(self, cue: Cue, end: int, depth: int) -> Relation:
+        """Read the anchor (or two, for between) that follows a relation's marker."""
+        if cue.relation != 'between':
+            return Relation(cue.relation, [self.read(cue.end, end, depth + 1)])
+        split = next((k for k in range(cue.end + 1, end) if self.lower[k] in ('and', '&')), None)
+        if split is None or not self.first_name(split + 1, end):
+            anchor = self.read(cue.end, end, depth + 1)
+            return Relation('between', [anchor, anchor])
+        return Relation('between', [self.read(cue.end, split, depth + 1),
+                                    self.read(split + 1, end, depth + 1)])
+
+    def cue(self, i: int, end: int) -> Optional[Cue]:
+        """Return the longest cue starting at token i; ties go to ordinals, then relations."""
+        found = [c for c in (self.ordinal(i, end), self.axis(i, end), self.viewer(i, end),
+                             self.relation(i, end), self.position(i, end)) if c is not None]
+        return max(found, key=lambda c: c.end, default=None)
+
+    def ordinal(self, i: int, end: int) -> Optional[Cue]:
+        """Match "second", "3rd", "last", "second to last", "next to last"."""
+        if self.lower[i:i + 3] == ['next', 'to', 'last'] and i + 3 <= end:
+            return Cue(i + 3, rank=-2)
+        rank = ordinal_rank(self.lower[i])
+        if rank is None:
+            return None
+        j = i + 1
+        if rank > 0 and j < end and self.lower[j] in ('to', 'from'):
+            j = self.skip(j + 1, end, ARTICLES)
+        if rank > 0 and j < end and self.lower[j] == 'last':
+            return Cue(j + 1, rank=-rank)
+        return Cue(i + 1, rank=rank)
+
+    def axis(self, i: int, end: int) -> Optional[Cue]:
+        """Match "from the right", "counting from the top": where an ordinal counts from."""
+        j = self.skip(i, end, frozenset({'counting', 'starting'}))
+        if j >= end or self.lower[j] != 'from':
+            return None
+        j = self.skip(j + 1, end, ARTICLES)
+        if j < end and self.lower[j] in AXES and self.is_side(j):
+            return Cue(j + 1, axis=AXES[self.lower[j]])
+        return None
+
+    def viewer(self, i: int, end: int) -> Optional[Cue]:
+        """Match "to the robot" and "from the camera" left by a superlative: nothing to add."""
+        if self.lower[i] not in ('to', 'from'):
+            return None
+        j = self.skip_determiners(i + 1, end)
+        return Cue(j + 1) if j < end and self.lower[j] in VIEWERS else None
+
+    def relation(self, i: int, end: int) -> Optional[Cue]:
+        """Match a relation marker followed by an anchor that names an object."""
+        j = self.skip(i, end, INTENSIFIERS)
+        for marker, kind in RELATIONS:
+            stop = j + len(marker)
+            if stop <= end and tuple(self.lower[j:stop]) == marker:
+                return self.anchored(j, stop, end, kind)
+        return None
+
+    def anchored(self, j: int, stop: int, end: int, kind: RelationKind) -> Optional[Cue]:
+        """Turn a marker into a relation cue, a viewer position, or nothing."""
+        first = self.tokens[j]
+        if first.dep_ == 'amod' and first.head.i >= stop:
+            return None
+        head = self.skip_determiners(stop, end)
+        if head < end and self.lower[head] in VIEWERS and kind in VIEWER_POSITIONS:
+            return Cue(head + 1, positions=(VIEWER_POSITIONS[kind],))
+        if not self.names_anchor(stop, end, kind):
+            return None
+        return Cue(stop, relation=kind)
+
+    def names_anchor(self, start: int, end: int, kind: RelationKind) -> bool:
+        """Tell whether the anchor names an object, not a region, the picture or clothing."""
+        names = [self.lower[k] for k in self.first_name(start, end)]
+        if not names or names[0] in REGIONS or names[-1] in PICTURES:
+            return False
+        return kind != 'in' or not (all(n in COLOURS for n in names) or names[-1] in WORN)
+
+    def first_name(self, start: int, end: int) -> list[int]:
+        """Return the first run of naming tokens from `start` ("white" of "white on left")."""
+        k = next((k for k in range(start, end) if self.is_naming(k)), end)
+        run = []
+        while k < end and self.is_naming(k):
+            run.append(k)
+            k += 1
+        return run
+
+    def position(self, i: int, end: int) -> Optional[Cue]:
+        """
+        Match a position phrase: "on the far left side", "most to the left", "left-most".
+
+        A phrase followed by "of" and an anchor becomes a relation (see `of_anchor`).
+        """
+        j = self.skip(i, end, LEADS)
+        prep = j < end and self.lower[j] in POSITION_PREPOSITIONS
+        if prep:
+            j = self.skip(j + 1, end, ARTICLES)
+        positions, stop = self.sides(self.skip(j, end, EXTREMES), end)
+        if not positions:
+            positions, stop = self.sides(j if prep else i, end)
+        if prep and self.attributive(j, stop):
+            return None
+        hand_side = self.lower[stop:min(stop + 2, end)] == ['hand', 'side']
+        region = hand_side or (stop < end and self.lower[stop] in REGIONS)
+        stop += 2 if hand_side else int(region)
+        if not positions and not (region and prep):
+            return None
+        return self.of_anchor(Cue(stop, tuple(positions), region=region), end)
+
+    def attributive(self, start: int, stop: int) -> bool:
+        """Tell "in the top drawer" (a side word describing a noun after it) from "in the top"."""
+        return any(self.tokens[k].head.i >= stop and self.tokens[k].head.pos_ in ('NOUN', 'PROPN')
+                   and self.lower[self.tokens[k].head.i] not in REGIONS
+                   for k in range(start, stop))
+
+    def sides(self, j: int, end: int) -> tuple[list[Position], int]:
+        """Read side words from token j, with "most" and hyphens between ("top-left-most")."""
+        positions: list[Position] = []
+        while j < end and self.lower[j] in SIDES and self.is_side(j):
+            positions.append(SIDES[self.lower[j]])
+            j += 1
+            if j + 1 < end and self.lower[j] in HYPHENS and self.lower[j + 1] in SIDE_JOINERS:
+                j += 1
+            if j < end and self.lower[j] == 'most':
+                j += 1
+        return positions, j
+
+    def of_anchor(self, cue: Cue, end: int) -> Optional[Cue]:
+        """
+        Read "of X" after a position phrase.
+
+        A lone left or right makes left_of / right_of ("to the left of the bowl"); a region
+        or another side names part of X, where the target lies: the position plus `on` X.
+        A region with no "of X" ("in the corner") is no cue.
+        """
+        if cue.end >= end or self.lower[cue.end] != 'of':
+            return cue if cue.positions else None
+        name = self.first_name(cue.end + 1, end)
+        if name and self.lower[name[-1]] in PICTURES and cue.positions:
+            return Cue(name[-1] + 1, cue.positions)
+        if not self.names_anchor(cue.end + 1, end, 'on'):
+            return cue if cue.positions else None
+        if not cue.region and cue.positions in (('left',), ('right',)):
+            return Cue(cue.end + 1, relation=f'{cue.positions[0]}_of')
+        return Cue(cue.end + 1, cue.positions, relation='on')
+
+    def is_side(self, k: int) -> bool:
+        """Tell a side word from the verb "left" with a pronoun subject ("the cup I left")."""
+        token = self.tokens[k]
+        return not (token.pos_ == 'VERB' and any(
+            c.dep_ in ('nsubj', 'nsubjpass') and c.pos_ == 'PRON' for c in token.children))
+
+    def skip(self, j: int, end: int, words: frozenset) -> int:
+        """Return the first index from j whose word is not in `words`."""
+        while j < end and self.lower[j] in words:
+            j += 1
+        return j
+
+    def skip_determiners(self, j: int, end: int) -> int:
+        """Skip articles and possessives ("the", "your") before a noun."""
+        while j < end and (self.tokens[j].pos_ == 'DET' or self.tokens[j].tag_ == 'PRP$'):
+            j += 1
+        return j
+
+    def target(self, kept: list[int], start: int, end: int) -> str:
+        """
+        Join the words no cue took, without question and clause words left around them.
+
+        Empty when none of them names an object.
+        """
+        consumed = set(range(start, end)) - set(kept)
+        words = [k for k in kept if not self.is_wrapper(k) and not (
+            self.tokens[k].pos_ in ('CCONJ', 'PUNCT') and {k - 1, k + 1} & consumed)]
+        while words and self.tokens[words[0]].pos_ in EDGE_POS - {'DET'}:
+            words.pop(0)
+        while words and (self.tokens[words[-1]].pos_ in EDGE_POS
+                         or self.lower[words[-1]] in PLACING_WORDS):
+            words.pop()
+        if not any(map(self.is_naming, words)):
+            return ''
+        return ' '.join(self.words[k] for k in words)
+
+    def is_wrapper(self, k: int) -> bool:
+        """Tell wh-words and copulas ("which cup is", "the one that is") from description."""
+        token = self.tokens[k]
+        return token.tag_ in WRAPPER_TAGS or (token.pos_ == 'AUX' and token.lower_ in COPULAS)
+
+    def is_naming(self, k: int) -> bool:
+        """
+        Tell whether token k can name an object.
+
+        The small model tags "can" after an article or adjective ("the closest can") as a
+        modal verb; there it is the noun.
+        """
+        token = self.tokens[k]
+        return token.pos_ in NAMING_POS or (
+            token.tag_ == 'MD' and k > 0 and self.tokens[k - 1].tag_ in NOUN_OPENERS)
+
+
+def combine(cues: list[Cue]) -> tuple[list[Position], Optional[Ordinal]]:
+    """Merge a span's cues into its positions (no repeats) and ordinal (see module doc)."""
+    positions = [p for c in cues for p in c.positions]
+    ranks = [c.rank for c in cues if c.rank is not None]
+    axes = [c.axis for c in cues if c.axis is not None]
+    ordinal = None
+    if ranks:
+        ordinal = rank_along(ranks[0], axes, positions)
+    else:
+        positions += axes
+    return list(dict.fromkeys(positions)), ordinal
+
+
+def rank_along(rank: int, axes: list[OrdinalAxis],
+               positions: list[Position]) -> Optional[Ordinal]:
+    """Count `rank` from the named axis, else from a side word it takes over from positions."""
+    if axes:
+        return Ordinal(rank, axes[0])
+    side = next((p for p in positions if p in OPPOSITE), None)
+    if side is None:
+        return None if {'biggest', 'smallest'} & set(positions) else Ordinal(rank)
+    positions.remove(side)
+    return Ordinal(rank, side if rank > 0 else OPPOSITE[side])
+
+
+def ordinal_rank(word: str) -> Optional[int]:
+    """Return the rank an ordinal word states ("second" 2, "3rd" 3, "last" -1), or None."""
+    match = NUMERIC_ORDINAL.fullmatch(word)
+    return int(match.group(1)) if match else ORDINALS.get(word)
