@@ -27,8 +27,17 @@ def test_ground_many_matches_ground_one_by_one(tiny_pipeline, image):
         assert result.warnings == [RANDOM_WEIGHTS_WARNING]
 
 
-def test_score_is_the_cosine_of_the_mixed_features(tiny_pipeline, image):
+@pytest.fixture
+def paper_method(tiny_pipeline):
+    """Switch the tiny pipeline's spatial stage off: the paper's method exactly."""
+    tiny_pipeline.update(spatial=False)
+    yield tiny_pipeline
+    tiny_pipeline.update(spatial=True)
+
+
+def test_score_is_the_cosine_of_the_mixed_features(paper_method, image):
     """Recompute the winning score from the public encoders (doc/method.md, "Scoring")."""
+    tiny_pipeline = paper_method
     config = tiny_pipeline.config
     result = tiny_pipeline.ground(image, 'the red mug on the left')
     masks = tiny_pipeline.proposer.propose(image, config)
@@ -177,3 +186,27 @@ def test_reconfigure_checks_before_changing_anything(tiny_pipeline):
     with pytest.raises(ModelConfigError, match='vision depth'):
         tiny_pipeline.reconfigure(config.model_copy(update={'masking_block': 50, 'v': 0.1}))
     assert tiny_pipeline.config is config
+
+
+def test_expressions_without_location_words_take_the_papers_path(tiny_pipeline, image):
+    texts = ['the red mug', 'pick up the blue box', 'where is the yellow ball']
+    with_stage = tiny_pipeline.ground_many(image, texts)
+    tiny_pipeline.update(spatial=False)
+    try:
+        paper = tiny_pipeline.ground_many(image, texts)
+    finally:
+        tiny_pipeline.update(spatial=True)
+    for on, off in zip(with_stage, paper, strict=True):
+        assert (on.status, on.score, on.margin) == (off.status, off.score, off.margin)
+        assert np.array_equal(on.mask, off.mask)
+        assert on.reading is not None and off.reading is None
+
+
+def test_a_spatial_expression_says_how_it_was_read(tiny_pipeline, image):
+    result = tiny_pipeline.ground(image, 'pick up the cup left of the bowl')
+    assert result.reading['target'] == 'the cup'
+    assert [r['kind'] for r in result.reading['relations']] == ['left_of']
+    assert result.status in ('ok', 'ambiguous', 'no_match'), result
+    if result.status != 'no_match':
+        assert set(result.anchors) == {'the bowl'}
+    assert 'spatial' in result.timings_ms

@@ -143,8 +143,13 @@ class NodeProcess(node_client.NodeProcess):
             time.sleep(interval)
         return sorted(readings)[samples // 2]
 
-    def stop(self, timeout: float = 20.0) -> int:
-        """Like the demo's stop, but a node that ignores SIGINT fails the test."""
+    def stop(self, timeout: float = 60.0) -> int:
+        """
+        Like the demo's stop, but a node that ignores SIGINT fails the test.
+
+        The node exits within seconds on an idle machine; a minute leaves room for a loaded
+        one (several nodes unloading torch at once) and still catches a node that hangs.
+        """
         code = super().stop(timeout)
         if self.ignored_sigint:
             raise AssertionError(f'node ignored SIGINT for {timeout} s:\n{self.log()}')
@@ -295,7 +300,7 @@ class Harness:
         return self.result_for(self.send(self.unique(text)), timeout)
 
     def fill_caches(self, publish: Callable[[], None] = lambda: None,
-                    text: str = 'the cup on the table') -> list[dict[str, Any]]:
+                    text: str = 'the red cup') -> list[dict[str, Any]]:
         """
         Ground commands on distinct frames until the node's memory has reached its plateau.
 

@@ -22,7 +22,7 @@ from node_harness import (image_msg, InProcessClient, sample_rgb,  # noqa: E402,
 
 #: Two run-time configurations; a command answered with half of each scores differently.
 FIRST, SECOND = {'v': 0.2, 'r': 0.3}, {'v': 0.8, 'r': 0.9}
-TEXT = 'the cup on the table'
+TEXT = 'the mug with a red handle'
 
 
 def _reference_score(pipeline, **settings) -> float:

@@ -176,6 +176,41 @@ class GroundingConfig(BaseModel):
         4, ge=0, le=16,
         description='Frames whose proposals and visual features are kept for later commands',
         frame_key=False, changes_answers=False)
+    spatial: bool = setting(
+        True, description='Read where the object is (position, size, order, depth, relations '
+        "to other objects) after scoring; false gives the paper's method exactly",
+        frame_key=False)
+    spatial_target_temperature: float = setting(
+        0.05, ge=0.001, le=10.0, frame_key=False,
+        description='Spatial stage: softmax temperature of the target cosines (with '
+        'spatial_candidate_ratio it sets how far below the best an object still counts)')
+    spatial_anchor_temperature: float = setting(
+        0.01, ge=0.001, le=10.0, frame_key=False,
+        description="Spatial stage: softmax temperature of each anchor object's cosines")
+    spatial_relation_weight: float = setting(
+        1.0, ge=0.0, le=10.0, frame_key=False,
+        description='Spatial stage: weight of each relation to an anchor object')
+    spatial_position_weight: float = setting(
+        1.0, ge=0.0, le=10.0, frame_key=False,
+        description='Spatial stage: weight of each position, ordinal and superlative word')
+    spatial_softness: float = setting(
+        0.25, ge=0.01, le=10.0, frame_key=False,
+        description='Spatial stage: width of every soft comparison, in object sizes')
+    spatial_candidate_ratio: float = setting(
+        0.5, ge=0.0, le=1.0, frame_key=False,
+        description='Spatial stage: an object counts as a probable target (for ranks and '
+        "superlatives) from this fraction of the best one's probability")
+    spatial_ambiguity_ratio: float = setting(
+        0.8, ge=0.0, le=1.0, frame_key=False,
+        description='Spatial stage: answer ambiguous when the runner-up object has at least '
+        "this fraction of the best one's probability (1: only exact ties)")
+    spatial_min_support: float = setting(
+        0.3, ge=0.0, le=1.0, frame_key=False,
+        description='Spatial stage: below this support of a relation for the best object, '
+        'nothing fits (no_match)')
+    spatial_depth_unit: float = setting(
+        0.05, ge=0.001, le=10.0, frame_key=False,
+        description='Spatial stage: relative depth difference that counts as one object size')
     text_cache_size: int = setting(
         256, ge=0, le=100_000, description='Text features kept in the LRU cache',
         restart=True, changes_answers=False)
@@ -198,6 +233,11 @@ class GroundingConfig(BaseModel):
     def run_time_values(self) -> dict[str, Any]:
         """Return the settings a running pipeline can change without reloading its models."""
         return self.model_dump(exclude=restart_fields())
+
+    def spatial_settings(self) -> dict[str, Any]:
+        """Return the spatial stage's settings under the stage's own names."""
+        return {name.removeprefix('spatial_'): value for name, value in self.model_dump().items()
+                if name.startswith('spatial_')}
 
     def frame_key(self) -> tuple:
         """Return the values a frame's proposals and visual features depend on (cache key)."""

@@ -4,12 +4,17 @@ import cv2
 import numpy as np
 
 MASK_COLOUR = np.array([0, 255, 0], dtype=np.float32)
+#: The objects the expression placed its target by ("left of the bowl"): boxes in orange.
+ANCHOR_COLOUR = (255, 140, 0)
 
 
 def draw_overlay(image_rgb: np.ndarray, mask: np.ndarray | None,
-                 centroid: list[float] | None, label: str = '', alpha: float = 0.5) -> np.ndarray:
-    """Draw the tinted mask, its outline, the centroid and a label on a copy of the RGB frame."""
+                 centroid: list[float] | None, label: str = '', alpha: float = 0.5,
+                 anchor_boxes: list[list[int]] | None = None) -> np.ndarray:
+    """Draw the tinted mask, its outline, the centroid, anchor boxes and a label on a copy."""
     out = image_rgb.copy()
+    for x0, y0, x1, y1 in anchor_boxes or []:
+        cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), ANCHOR_COLOUR, 1)
     if mask is not None and mask.any():
         tinted = out[mask].astype(np.float32) * (1.0 - alpha) + MASK_COLOUR * alpha
         out[mask] = tinted.astype(np.uint8)

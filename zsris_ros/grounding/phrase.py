@@ -47,6 +47,11 @@ class PhraseParser:
         """Load the pipeline up front so a missing model fails at start-up, not per request."""
         self._nlp = load_pipeline(model)
 
+    @property
+    def nlp(self) -> Language:
+        """The loaded spaCy pipeline, for other readers of the same text (the spatial parse)."""
+        return self._nlp
+
     def parse(self, text: str) -> Phrase:
         """Pick the referring expression and noun phrase; never raises for a str."""
         expression = ' '.join(text.split())

@@ -2,6 +2,7 @@
 
 from collections import OrderedDict
 from contextlib import contextmanager
+from dataclasses import asdict
 import logging
 import time
 from typing import ContextManager, Hashable, Iterator
@@ -18,6 +19,9 @@ from .models import (ClipModel, compile_encoders, load_clip, load_sam, ModelConf
 from .phrase import PhraseParser
 from .proposals import Proposer, SamProposer
 from .result import GroundingResult, RANDOM_WEIGHTS_WARNING
+from .spatial.parse import SpatialParser
+from .spatial.reading import Reading
+from .spatial.selection import select, SpatialSettings
 from .text import TextEncoder
 from .visual import CROP_BATCH, VisualEncoder
 
@@ -44,6 +48,7 @@ class GroundingPipeline:
         self.config = config
         self.device = device
         self.phrases = phrases
+        self.spatial = SpatialParser(nlp=phrases.nlp)
         self.proposer = proposer
         self.visual = VisualEncoder(clip, device, config.preprocessing)
         self.text = TextEncoder(clip, device, config.text_cache_size)
@@ -97,27 +102,30 @@ class GroundingPipeline:
 
     @torch.inference_mode()
     def ground_many(self, image_rgb: np.ndarray, texts: list[str],
-                    frame_key: Hashable | None = None) -> list[GroundingResult]:
+                    frame_key: Hashable | None = None,
+                    depth_m: np.ndarray | None = None) -> list[GroundingResult]:
         """
         Ground several expressions, computing proposals and visual features once.
 
         With a frame_key (e.g. the camera stamp), proposals and features are also kept for
-        later commands on the same frame, in a small LRU cache.
+        later commands on the same frame, in a small LRU cache. depth_m, an aligned depth
+        image in metres, lets the spatial stage read "nearest", "behind" and the like.
         """
         config = self.config
         start = time.perf_counter()
         results = [self._start_result(text) for text in texts]
-        pending = [r for r in results if r.status != 'error']
+        pending = [(r, self._read(r, config)) for r in results if r.status != 'error']
         if pending:
             _check_image(image_rgb, config.max_frame_pixels)
             timings: dict[str, float] = {}
             masks, features = self._frame_features(image_rgb, config, frame_key, timings)
-            for result in pending:
+            for result, reading in pending:
                 if len(masks) == 0:
                     result.status, result.message = 'no_proposals', 'no mask proposals'
                     result.timings_ms = dict(timings)
                 else:
-                    self._score(result, masks, features, config, dict(timings))
+                    self._score(result, reading, masks, features, config, dict(timings),
+                                depth_m)
         total = round((time.perf_counter() - start) * 1000.0, 3)
         for result in results:
             result.timings_ms['total'] = total
@@ -156,6 +164,14 @@ class GroundingPipeline:
             result.status, result.message = 'error', 'empty command'
         return result
 
+    def _read(self, result: GroundingResult, config: GroundingConfig) -> Reading | None:
+        """Read where the expression places its object; None when the stage is off."""
+        if not config.spatial:
+            return None
+        reading = self.spatial.read(result.referring_expression)
+        result.reading = asdict(reading)
+        return reading
+
     def _propose_and_encode(self, image_rgb: np.ndarray, config: GroundingConfig,
                             timings: dict[str, float]
                             ) -> tuple[np.ndarray, torch.Tensor | None]:
@@ -193,17 +209,24 @@ class GroundingPipeline:
         features = self.visual.encode(image, mask_tensor, config.v, config.masking_block)
         return F.normalize(features.float(), dim=-1)
 
-    def _score(self, result: GroundingResult, masks: np.ndarray, features: torch.Tensor,
-               config: GroundingConfig, timings: dict[str, float]) -> None:
+    def _score(self, result: GroundingResult, reading: Reading | None, masks: np.ndarray,
+               features: torch.Tensor, config: GroundingConfig, timings: dict[str, float],
+               depth_m: np.ndarray | None) -> None:
         with _timed(timings, 'text'), self._precision(config):
             text = self.text.mix(result.referring_expression, result.noun_phrase, config.r)
-        scores = (features @ F.normalize(text.float(), dim=-1)).cpu().numpy()
-        order = np.argsort(-scores)
-        best = int(order[0])
+        scores = self._cosines(features, text)
         result.timings_ms = timings
         result.num_proposals = len(masks)
+        if reading is not None and reading.is_spatial:
+            with _timed(timings, 'spatial'):
+                best = self._select(result, reading, masks, features, config, depth_m)
+            if best is None:
+                return
+        else:
+            best = int(np.argmax(scores))
+        others = np.delete(scores, best)
         result.score = float(scores[best])
-        result.margin = float(scores[best] - scores[order[1]]) if len(order) > 1 else None
+        result.margin = float(scores[best] - others.max()) if len(others) else None
         if result.score < config.score_threshold:
             result.status = 'no_match'
             result.message = f'best score {result.score:.3f} < {config.score_threshold}'
@@ -213,6 +236,38 @@ class GroundingPipeline:
         result.bbox = mask_bbox(mask)
         result.centroid = mask_centroid(mask)
         result.area = int(mask.sum())
+
+    def _select(self, result: GroundingResult, reading: Reading, masks: np.ndarray,
+                features: torch.Tensor, config: GroundingConfig,
+                depth_m: np.ndarray | None) -> int | None:
+        """
+        Choose by where the object is; None when nothing fits (the result says why).
+
+        The target description keeps the paper's sentence/noun-phrase mix; each anchor phrase
+        costs one (cached) text encoding and no visual pass.
+        """
+        with self._precision(config):
+            texts = {phrase: self.text.mix(phrase, phrase, config.r)
+                     for phrase in reading.anchor_phrases()}
+            texts[reading.target] = self.text.mix(reading.target, result.noun_phrase, config.r)
+        scores = {phrase: self._cosines(features, text) for phrase, text in texts.items()}
+        selection = select(reading, masks, scores, depth_m,
+                           SpatialSettings(**config.spatial_settings()))
+        result.anchors = selection.anchors
+        result.message = selection.message
+        if selection.index is None:
+            result.status = 'no_match'
+            return None
+        if selection.status == 'ambiguous':
+            result.status, result.question = 'ambiguous', selection.question
+            result.candidates = [{'box': c.box, 'centroid': c.centroid,
+                                  'score': round(float(c.probability), 4)}
+                                 for c in selection.candidates]
+        return selection.index
+
+    @staticmethod
+    def _cosines(features: torch.Tensor, text: torch.Tensor) -> np.ndarray:
+        return (features @ F.normalize(text.float(), dim=-1)).cpu().numpy()
 
 
 def _check_image(image_rgb: np.ndarray, max_pixels: int) -> None:

@@ -12,10 +12,12 @@ from typing import Any, get_args, Literal
 
 import numpy as np
 
-#: Every way a command can end. ok, no_match and no_proposals come from the pipeline; error
+#: Every way a command can end. ok, ambiguous (two objects fit nearly equally: see `question`
+#: and `candidates`), no_match and no_proposals come from the pipeline; error
 #: from anything that failed; no_image, dropped and timeout from whoever delivers the frame
 #: and the command (the node, the bag replay, the demo's wait for an answer).
-Status = Literal['ok', 'no_match', 'no_proposals', 'error', 'no_image', 'dropped', 'timeout']
+Status = Literal['ok', 'ambiguous', 'no_match', 'no_proposals', 'error', 'no_image',
+                 'dropped', 'timeout']
 STATUSES: tuple[str, ...] = get_args(Status)
 RANDOM_WEIGHTS_WARNING = 'tiny or random-weight models: answers are meaningless'
 
@@ -40,6 +42,10 @@ class GroundingResult:
     depth_status: str = ''
     image_stamp: dict[str, int] | None = None
     frame_id: str = ''
+    reading: dict[str, Any] | None = None
+    anchors: dict[str, list[int]] = field(default_factory=dict)
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    question: str = ''
     timings_ms: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     mask: np.ndarray | None = field(default=None, repr=False)

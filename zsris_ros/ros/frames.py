@@ -35,6 +35,7 @@ class FrameStore:
 
     def __init__(self, depth_buffer_size: int = 30) -> None:
         self._changed = threading.Condition()
+        self._closed = False
         self._sequence = 0
         self._pairer: FramePairer[Frame] = FramePairer()
         self._depth: deque[Frame] = deque(maxlen=depth_buffer_size)
@@ -69,11 +70,17 @@ class FrameStore:
         timeout_ns = int(timeout_s * 1e9)
         deadline = (pairing.arrived_ns + timeout_ns) / 1e9
         with self._changed:
-            self._changed.wait_for(lambda: pairing.decided,
+            self._changed.wait_for(lambda: pairing.decided or self._closed,
                                    max(0.0, deadline - time.monotonic()))
             if not pairing.decided:
                 self._pairer.expire(time.monotonic_ns(), timeout_ns)
             return pairing.frame
+
+    def close(self) -> None:
+        """Wake every waiting command: the node is going down (they get no frame)."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
 
     def depth_near(self, stamp: int, tolerance_s: float) -> Frame | None:
         """Find the depth frame closest to `stamp`, if within tolerance_s."""

@@ -121,6 +121,7 @@ class GroundingNode(Node):
         """Stop the worker before the publishers it uses go away."""
         self._stop.set()
         if self._worker is not None:
+            self.frames.close()
             self._worker.join(timeout=5.0)
         super().destroy_node()
 
@@ -276,10 +277,13 @@ class GroundingNode(Node):
             rgb = _to_rgb(frame.msg, settings.config.max_frame_pixels)
         except ImageConversionError as error:
             return _on_frame(GroundingResult.failure(command.text, 'error', str(error)), frame)
+        depth, depth_problem = self._paired_depth(frame, settings)
         result = self.pipeline.ground_many(
-            rgb, [command.text], frame_key=(frame.stamp_ns, frame.sequence))[0]
-        if result.mask is not None:
-            self._publish_outputs(frame, rgb, result, settings)
+            rgb, [command.text], frame_key=(frame.stamp_ns, frame.sequence), depth_m=depth)[0]
+        acts = result.status == 'ok' or (result.status == 'ambiguous'
+                                         and settings.node.act_on_ambiguous)
+        if result.mask is not None and acts:
+            self._publish_outputs(frame, rgb, result, settings, depth, depth_problem)
         return _on_frame(result, frame)
 
     def _frame_for(self, command: Command, settings: NodeSettings) -> Frame | None:
@@ -287,15 +291,16 @@ class GroundingNode(Node):
         return self.frames.wait(command.pairing, settings.next_frame_timeout)
 
     def _publish_outputs(self, frame: Frame, rgb: np.ndarray, result: GroundingResult,
-                         settings: Settings) -> None:
+                         settings: Settings, depth: np.ndarray | None,
+                         depth_problem: str) -> None:
         header = frame.msg.header
         self.mask_pub.publish(mono8_image(result.mask, header))
         self.centroid_pub.publish(pixel_point(header, result.centroid))
         if self.overlay_pub.get_subscription_count() > 0:
             picture = draw_overlay(rgb, result.mask, result.centroid, result.noun_phrase,
-                                   settings.node.overlay_alpha)
+                                   settings.node.overlay_alpha, list(result.anchors.values()))
             self.overlay_pub.publish(bgr8_image(picture, header))
-        point, result.depth_status = self._target_point(frame, result, settings)
+        point, result.depth_status = self._target_point(result, depth, depth_problem)
         if point is None:
             return
         result.target_point = point
@@ -304,21 +309,25 @@ class GroundingNode(Node):
         self.marker_pub.publish(target_marker(point_header, point, settings.node.marker_scale,
                                               result.noun_phrase))
 
-    def _target_point(self, frame: Frame, result: GroundingResult, settings: Settings
-                      ) -> tuple[list[float] | None, str]:
-        """Pair the depth frame and K with the colour frame; the geometry is the core's."""
+    def _paired_depth(self, frame: Frame, settings: Settings) -> tuple[np.ndarray | None, str]:
+        """Find the depth image (metres) taken with the colour frame, or why it is unusable."""
         depth_frame = self.frames.depth_near(frame.stamp_ns, settings.node.depth_tolerance)
+        if depth_frame is None:
+            return None, ''
+        if depth_frame.refused:
+            return None, depth_frame.refused
+        try:
+            return depth_from_image(depth_frame.msg, settings.config.max_frame_pixels), ''
+        except ImageConversionError as error:
+            return None, str(error)
+
+    def _target_point(self, result: GroundingResult, depth: np.ndarray | None,
+                      depth_problem: str) -> tuple[list[float] | None, str]:
+        """Find the mask's 3-D point from the paired depth and K (the geometry is the core's)."""
+        if depth_problem:
+            return None, depth_problem
         info = self.frames.camera_info
-        depth = k = None
-        if depth_frame is not None:
-            if depth_frame.refused:
-                return None, depth_frame.refused
-            try:
-                depth = depth_from_image(depth_frame.msg, settings.config.max_frame_pixels)
-            except ImageConversionError as error:
-                return None, str(error)
-        if info is not None:
-            k = np.asarray(info.k, dtype=float).reshape(3, 3)
+        k = None if info is None else np.asarray(info.k, dtype=float).reshape(3, 3)
         return target_point(result.mask, result.centroid, depth, k)
 
     def _finish(self, command: Command, result: GroundingResult) -> GroundingResult:

@@ -36,6 +36,9 @@ class NodeSettings(BaseModel):
     depth_buffer_size: int = setting(
         30, ge=1, le=100, description='Recent depth frames kept for stamp pairing',
         restart=True)
+    act_on_ambiguous: bool = setting(
+        False, description='Publish the best guess (mask, points, marker) even when the answer '
+        'is ambiguous; by default an ambiguous command gets only its result, with a question')
     overlay_alpha: float = setting(
         0.5, ge=0.0, le=1.0, description='Opacity of the mask in the overlay image',
         changes_answers=False)

@@ -20,7 +20,8 @@ SEED, SCENES = 10_000, 4
 #: attributes are what the toy CLIP was taught, commands wrap them in a verb.
 PR50_FLOORS = {'attribute': 0.75, 'command': 0.75}
 #: What each ablation of the paper switches, on top of the settings given to the command.
-PAPER_ABLATIONS = {'full': {}, 'global_only': {'v': 1.0}, 'local_only': {'v': 0.0},
+PAPER_ABLATIONS = {'full': {}, 'paper': {'spatial': False}, 'global_only': {'v': 1.0},
+                   'local_only': {'v': 0.0},
                    'sentence_only': {'r': 1.0}, 'phrase_only': {'r': 0.0}}
 
 

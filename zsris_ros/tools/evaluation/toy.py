@@ -15,8 +15,9 @@ from ...grounding import GroundingConfig, GroundingPipeline
 from ...toy.scenes import EXPRESSION_TYPES, generate_scene
 
 #: Name -> settings of each variant; 'full' is the configuration as given.
-ABLATIONS: dict[str, dict[str, float]] = {
+ABLATIONS: dict[str, dict[str, Any]] = {
     'full': {},
+    'paper': {'spatial': False},
     'global_only': {'v': 1.0},
     'local_only': {'v': 0.0},
     'sentence_only': {'r': 1.0},
@@ -33,7 +34,8 @@ def evaluate_toy(config: GroundingConfig, n: int, seed: int) -> dict[str, Any]:
         texts = [expression.text for expression in scene.expressions]
         for name, changes in ABLATIONS.items():
             pipeline.reconfigure(config.model_copy(update=changes))
-            results = pipeline.ground_many(scene.image, texts, frame_key=scene_seed)
+            results = pipeline.ground_many(scene.image, texts, frame_key=scene_seed,
+                                           depth_m=scene.depth)
             records[name] += [_record(expression, scene, result)
                               for expression, result in zip(scene.expressions, results)]
     full = records['full']
@@ -42,6 +44,8 @@ def evaluate_toy(config: GroundingConfig, n: int, seed: int) -> dict[str, Any]:
         'by_type': {kind: _scores(r for r in full if r['type'] == kind)
                     for kind in EXPRESSION_TYPES},
         'overall': _scores(full),
+        'paper_by_type': {kind: _scores(r for r in records['paper'] if r['type'] == kind)
+                          for kind in EXPRESSION_TYPES},
         # A robot that asks when it need not is a nuisance: how often a clear expression
         # was answered with a question.
         'ambiguous_when_clear': _rate(r['status'] == 'ambiguous' for r in full
@@ -76,10 +80,14 @@ def format_toy_report(report: dict[str, Any]) -> str:
     """Format the per-type table and the ablation table for people."""
     lines = [f"toy eval: {report['n_scenes']} scenes from seed {report['seed']}, "
              f"{report['n']} expressions",
-             f"{'type':<14}{'n':>6}{'Pr@0.5':>9}{'mIoU':>8}{'oIoU':>8}"]
+             f"{'type':<14}{'n':>6}{'Pr@0.5':>9}{'mIoU':>8}{'oIoU':>8}{'paper Pr@0.5':>14}"]
+    paper = {**report['paper_by_type'],
+             'overall': {'pr50': report['ablation']['paper']['pr50']}}
     for kind, row in [*report['by_type'].items(), ('overall', report['overall'])]:
         lines.append(f"{kind:<14}{row['n']:>6}{_cell(row['pr50'])}{_cell(row['miou'], 8)}"
-                     f"{_cell(row['oiou'], 8)}")
+                     f"{_cell(row['oiou'], 8)}{_cell(paper[kind]['pr50'], 14)}")
+    asked = _cell(report['ambiguous_when_clear'], 0)
+    lines.append(f'asked which one when the expression was clear: {asked}')
     lines.append(f"{'ablation':<14}{'Pr@0.5':>15}")
     for name, row in report['ablation'].items():
         lines.append(f"{name:<14}{_cell(row['pr50'], 15)}")
