@@ -60,3 +60,52 @@ def test_a_failed_write_still_prints_the_result(tmp_path, capsys, sample_image, 
     assert json.loads(captured.out)['status'] == 'ok'
     [line] = captured.err.strip().splitlines()
     assert line == f'zsris: error: cannot write the mask to {out}: No space left on device'
+
+
+@pytest.fixture(scope='module')
+def toy_files(tmp_path_factory):
+    """Write a toy scene as a user has one: colour PNG, 16-bit depth PNG (mm), intrinsics."""
+    import numpy as np
+
+    from zsris_ros.toy.scenes import generate_scene
+
+    scene = generate_scene(10_003)
+    folder = tmp_path_factory.mktemp('toy_files')
+    cv2.imwrite(str(folder / 'colour.png'), cv2.cvtColor(scene.image, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(folder / 'depth.png'), np.round(scene.depth * 1000).astype(np.uint16))
+    camera = scene.camera
+    return scene, folder, [str(v) for v in (camera.fx, camera.fy, camera.cx, camera.cy)]
+
+
+def test_depth_and_intrinsics_give_the_3d_target_point(toy_files, capsys):
+    import numpy as np
+
+    from zsris_ros.grounding.geometry import back_project, mask_depth
+
+    scene, folder, intrinsics = toy_files
+    out = folder / 'mask.png'
+    code = cli.main(['ground', '--preset', 'toy', '--device', 'cpu', '--image',
+                     str(folder / 'colour.png'), '--depth', str(folder / 'depth.png'),
+                     '--intrinsics', *intrinsics, '--text', 'pick up the nearest circle',
+                     '--out', str(out)])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and result['depth_status'] == 'ok', result
+    assert result['reading']['positions'] == ['nearest']
+    mask = cv2.imread(str(out), cv2.IMREAD_UNCHANGED) > 0
+    depth_m = cv2.imread(str(folder / 'depth.png'), cv2.IMREAD_UNCHANGED) / 1000.0
+    k = np.array(scene.camera.k).reshape(3, 3)
+    expected = back_project(*result['centroid'], mask_depth(mask, depth_m), k)
+    assert result['target_point'] == pytest.approx(expected, abs=1e-5)
+
+
+@pytest.mark.parametrize('content, problem', [
+    (b'not an image', 'single-channel 16-bit PNG'),
+])
+def test_an_unreadable_depth_is_one_line(tmp_path, capsys, sample_image, content, problem):
+    depth = tmp_path / 'depth.png'
+    depth.write_bytes(content)
+    code = cli.main(['ground', '--image', str(sample_image), '--text', 'the cup', '--depth',
+                     str(depth), *TINY])
+    captured = capsys.readouterr()
+    assert code == cli.EXIT_CONFIG and captured.out == ''
+    assert problem in captured.err and len(captured.err.strip().splitlines()) == 1

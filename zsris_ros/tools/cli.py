@@ -54,10 +54,11 @@ def cmd_ground(args: argparse.Namespace) -> int:
     --out is checked before the models load; the mask is written after the JSON is printed,
     so a failed write is reported (exit 2) without losing the answer.
     """
-    from .ground import check_mask_path, ground_image, write_mask
+    from .ground import check_mask_path, ground_image, read_depth, write_mask
 
     out = check_mask_path(args.out) if args.out else None
-    result = ground_image(config_from_args(args), args.image, args.text)
+    depth = read_depth(args.depth) if args.depth else None
+    result = ground_image(config_from_args(args), args.image, args.text, depth, args.intrinsics)
     print(json.dumps(result.to_dict()), flush=True)
     if out is not None and result.mask is not None:
         write_mask(result.mask, out)
@@ -316,6 +317,11 @@ def build_parser() -> argparse.ArgumentParser:
     ground.add_argument('--text', required=True, help='referring expression or command')
     ground.add_argument('--out', help='write the chosen mask to this .png file '
                         '(only when a mask was chosen)')
+    ground.add_argument('--depth', help='aligned depth image: 16-bit PNG in millimetres or '
+                        '.npy in metres (reads "nearest", "behind", ...; with --intrinsics, '
+                        'gives the 3-D target point)')
+    ground.add_argument('--intrinsics', nargs=4, type=float, metavar=('FX', 'FY', 'CX', 'CY'),
+                        help='pinhole intrinsics of the colour camera, in pixels')
     add_config_options(ground)
     ground.set_defaults(handler=cmd_ground)
 
