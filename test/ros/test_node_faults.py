@@ -8,6 +8,7 @@ node must ground the next command normally.
 
 from pathlib import Path
 import sys
+import time
 
 import pytest
 import torch
@@ -60,3 +61,36 @@ def test_cuda_out_of_memory_retries_then_reports_and_recovers(running, monkeypat
     assert attempts == [attempts[0], attempts[0] // 2], 'one retry with half batches'
     monkeypatch.setattr(node.pipeline.proposer, 'propose', real)
     assert client.ask('the blue box')['status'] == 'ok'
+
+
+def test_an_ambiguous_answer_publishes_no_target_unless_told_to_act(running, monkeypatch):
+    """Two cups fit equally: the robot must ask, not grab; act_on_ambiguous overrides."""
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import Image
+
+    node, client = running
+    masks = []
+    client.node.create_subscription(Image, 'mask', masks.append, 10)
+    real = node.pipeline.ground_many
+
+    def ambiguous(*args, **kwargs):
+        results = real(*args, **kwargs)
+        for result in results:
+            result.status, result.question = 'ambiguous', 'the cup on the left or the right?'
+        return results
+
+    monkeypatch.setattr(node.pipeline, 'ground_many', ambiguous)
+    asked = client.ask('the cup')
+    assert asked['status'] == 'ambiguous' and asked['question'], asked
+    assert asked['target_point'] is None and asked['depth_status'] == ''
+    assert not masks, 'an ambiguous answer must not publish a mask'
+    node.set_parameters([Parameter('act_on_ambiguous', value=True)])
+    try:
+        acted = client.ask('the cup')
+    finally:
+        node.set_parameters([Parameter('act_on_ambiguous', value=False)])
+    assert acted['status'] == 'ambiguous'
+    deadline = time.monotonic() + 10
+    while not masks and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert masks, 'act_on_ambiguous publishes the best guess'
