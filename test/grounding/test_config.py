@@ -60,3 +60,11 @@ def test_the_frame_cache_key_follows_every_frame_setting():
         if getattr(changed, name) == getattr(base, name):
             changed = base.model_copy(update={name: field.annotation(low + 1)})
         assert (changed.frame_key() != base.frame_key()) == (name in frame_settings), name
+
+
+def test_only_tiny_or_random_weights_warn_that_answers_are_meaningless():
+    assert GroundingConfig(preset='tiny').answers_are_meaningless
+    assert GroundingConfig(clip_pretrained='none').answers_are_meaningless
+    # The toy preset's CLIP is trained and its proposals need no SAM weights.
+    assert not GroundingConfig(preset='toy').answers_are_meaningless
+    assert not GroundingConfig().answers_are_meaningless
