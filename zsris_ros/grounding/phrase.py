@@ -49,7 +49,7 @@ class PhraseParser:
 
     @property
     def nlp(self) -> Language:
-        """The loaded spaCy pipeline, for other readers of the same text (the spatial parse)."""
+        """Return the loaded spaCy pipeline, for other readers of the text (the spatial parse)."""
         return self._nlp
 
     def parse(self, text: str) -> Phrase:

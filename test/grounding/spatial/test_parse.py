@@ -116,6 +116,25 @@ ROBOT_BENCHMARKS = [
     # Contradictions are read as said; selection deals with them.
     ('the leftmost and rightmost cup', 'the cup', ['left', 'right'], None, []),
     ('the cup I left on the table', 'the cup I left', [], None, [('on', ['the table'])]),
+    # Region words after an ordinal's side name no object.
+    ('the 2nd cup from the right side', 'the cup', [], (2, 'right'), []),
+    ('the 2nd cup from the right-hand side', 'the cup', [], (2, 'right'), []),
+    ('the very last cup on the right side', 'the cup', [], (-1, 'left'), []),
+    # A side superlative after a rank is the axis it counts along.
+    ('the 2nd closest yellow cup', 'the yellow cup', [], (2, 'nearest'), []),
+    ('the closest yellow cup', 'the yellow cup', ['nearest'], None, []),
+    ('the most distant bottle', 'the bottle', ['farthest'], None, []),
+    ('the last cup in the row', 'the cup', [], (-1, 'left'), []),
+    # Comparatives relate the target to what follows "than".
+    ('the cup further back than the bowl', 'the cup', [], None, [('behind', ['the bowl'])]),
+    ('the cup farther away than the bowl', 'the cup', [], None, [('behind', ['the bowl'])]),
+    ('the cup closer than the bowl', 'the cup', [], None, [('in_front_of', ['the bowl'])]),
+    ('the cup nearer to me than the bowl', 'the cup', [], None,
+     [('in_front_of', ['the bowl'])]),
+    ('the box bigger than the bowl', 'the box', [], None, [('bigger_than', ['the bowl'])]),
+    ('the box smaller than the bowl', 'the box', [], None, [('smaller_than', ['the bowl'])]),
+    ('the cup in the middle of the plate and the bowl', 'the cup', [], None,
+     [('between', ['the plate', 'the bowl'])]),
 ]
 
 REFCOCO = [

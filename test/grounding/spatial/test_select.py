@@ -72,6 +72,8 @@ PLATE = (80, 50, 130, 80)
     ('in', (95, 58, 110, 74), (150, 55, 170, 75)),
     ('behind', (150, 20, 170, 40), (150, 90, 170, 112)),
     ('in_front_of', (150, 90, 170, 112), (150, 20, 170, 40)),
+    ('bigger_than', (135, 5, 195, 45), (20, 90, 40, 110)),
+    ('smaller_than', (20, 90, 40, 110), (135, 5, 195, 45)),
 ])
 def test_relation_to_one_anchor(kind, good, decoy):
     """The decoy cup fails the relation; its CLIP score is even a little higher."""

@@ -155,7 +155,8 @@ def box_gaps(boxes: np.ndarray) -> np.ndarray:
 
 #: Relations that compare centroids, depths or sizes along one direction.
 DIRECTIONAL = {'left_of': 'left', 'right_of': 'right', 'above': 'top', 'below': 'bottom',
-               'in_front_of': 'nearest', 'behind': 'farthest'}
+               'in_front_of': 'nearest', 'behind': 'farthest', 'bigger_than': 'biggest',
+               'smaller_than': 'smallest'}
 #: How far above its support (in its own heights) an object's bottom edge may still be 'on' it:
 #: perspective lifts the bottom edge of an object standing on a surface seen from the side.
 ON_GAP = 0.5

@@ -62,6 +62,7 @@ SIDES: dict[str, Position] = {
     'farthest': 'farthest', 'furthest': 'farthest', 'farther': 'farthest',
     'further': 'farthest', 'far': 'farthest', 'back': 'farthest', 'rear': 'farthest',
     'backmost': 'farthest', 'rearmost': 'farthest', 'background': 'farthest',
+    'distant': 'farthest',
     'biggest': 'biggest', 'largest': 'biggest', 'bigger': 'biggest', 'larger': 'biggest',
     'smallest': 'smallest', 'tiniest': 'smallest', 'smaller': 'smallest',
     'littlest': 'smallest', 'tinier': 'smallest',
@@ -93,6 +94,17 @@ ORDINALS = {
     'eighth': 8, 'ninth': 9, 'tenth': 10, 'last': -1, 'penultimate': -2,
 }
 NUMERIC_ORDINAL = re.compile(r'([1-9][0-9]?)(st|nd|rd|th)')
+
+# Comparatives that relate the target to an anchor named after "than" ("closer than the cup").
+COMPARATIVES: dict[str, RelationKind] = {
+    'closer': 'in_front_of', 'nearer': 'in_front_of', 'farther': 'behind', 'further': 'behind',
+    'bigger': 'bigger_than', 'larger': 'bigger_than', 'smaller': 'smaller_than',
+    'tinier': 'smaller_than', 'higher': 'above', 'lower': 'below',
+}
+# Words between a comparative and "than" that add nothing ("further back than", "farther away").
+COMPARATIVE_FILLERS = frozenset({'away', 'back', 'off', 'up', 'down', 'out'})
+# Words an ordinal may lead with ("the very last").
+ORDINAL_LEADS = frozenset({'very'})
 
 # Relation markers, longest first where one is a prefix of another.
 RELATIONS: list[tuple[tuple[str, ...], RelationKind]] = [
@@ -142,6 +154,8 @@ WORN = frozenset({
 # The image itself: "in the picture" and "left edge of pic" name no anchor.
 PICTURES = frozenset({'picture', 'image', 'photo', 'pic', 'frame', 'photograph', 'scene',
                       'shot', 'screen', 'view'})
+# What the objects form together: "in the row" names no anchor either.
+ARRANGEMENTS = frozenset({'row', 'line', 'column', 'lineup', 'series', 'sequence', 'group'})
 # Words of a relative clause or question left around the target ("the one that is placed",
 # "which cup is").
 WRAPPER_TAGS = frozenset({'WDT', 'WP', 'WP$', 'WRB'})
@@ -254,11 +268,20 @@ class Scanner:
     def cue(self, i: int, end: int) -> Optional[Cue]:
         """Return the longest cue starting at token i; ties go to ordinals, then relations."""
         found = [c for c in (self.ordinal(i, end), self.axis(i, end), self.viewer(i, end),
-                             self.relation(i, end), self.position(i, end)) if c is not None]
+                             self.setting(i, end), self.relation(i, end),
+                             self.comparative(i, end), self.position(i, end))
+                 if c is not None]
         return max(found, key=lambda c: c.end, default=None)
 
     def ordinal(self, i: int, end: int) -> Optional[Cue]:
-        """Match "second", "3rd", "last", "second to last", "next to last"."""
+        """
+        Match "second", "3rd", "the very last", "second to last", "next to last".
+
+        A side superlative right after the rank is its axis: "the 2nd closest cup".
+        """
+        i = self.skip(i, end, ORDINAL_LEADS)
+        if i >= end:
+            return None
         if self.lower[i:i + 3] == ['next', 'to', 'last'] and i + 3 <= end:
             return Cue(i + 3, rank=-2)
         rank = ordinal_rank(self.lower[i])
@@ -269,6 +292,9 @@ class Scanner:
             j = self.skip(j + 1, end, ARTICLES)
         if rank > 0 and j < end and self.lower[j] == 'last':
             return Cue(j + 1, rank=-rank)
+        side = SIDES.get(self.lower[i + 1]) if i + 1 < end else None
+        if side in OPPOSITE and self.is_side(i + 1):
+            return Cue(i + 2, rank=rank, axis=side)
         return Cue(i + 1, rank=rank)
 
     def axis(self, i: int, end: int) -> Optional[Cue]:
@@ -278,8 +304,41 @@ class Scanner:
             return None
         j = self.skip(j + 1, end, ARTICLES)
         if j < end and self.lower[j] in AXES and self.is_side(j):
-            return Cue(j + 1, axis=AXES[self.lower[j]])
+            return Cue(self.skip_region(j + 1, end), axis=AXES[self.lower[j]])
         return None
+
+    def skip_region(self, j: int, end: int) -> int:
+        """Skip "-hand side", "hand side", "side" after a side word: they name no object."""
+        if j + 1 < end and self.lower[j] in HYPHENS and self.lower[j + 1] == 'hand':
+            j += 1
+        if j < end and self.lower[j] in ('hand', 'handed'):
+            j += 1
+        return j + 1 if j < end and self.lower[j] in REGIONS else j
+
+    def setting(self, i: int, end: int) -> Optional[Cue]:
+        """Match "in the picture", "in the row": where everything is, which adds nothing."""
+        if self.lower[i] not in POSITION_PREPOSITIONS:
+            return None
+        j = self.skip(i + 1, end, ARTICLES)
+        if j < end and self.lower[j] in PICTURES | ARRANGEMENTS:
+            return Cue(j + 1)
+        return None
+
+    def comparative(self, i: int, end: int) -> Optional[Cue]:
+        """
+        Match "closer than X", "further back than X", "nearer to me than X": a relation to X.
+
+        The viewer phrase of "nearer to me" says what the comparison is about and is skipped.
+        """
+        kind = COMPARATIVES.get(self.lower[i])
+        if kind is None:
+            return None
+        j = self.skip(i + 1, end, COMPARATIVE_FILLERS)
+        viewer = self.viewer(j, end) if j < end else None
+        j = viewer.end if viewer is not None else j
+        if j >= end or self.lower[j] != 'than' or not self.names_anchor(j + 1, end, kind):
+            return None
+        return Cue(j + 1, relation=kind)
 
     def viewer(self, i: int, end: int) -> Optional[Cue]:
         """Match "to the robot" and "from the camera" left by a superlative: nothing to add."""
@@ -302,6 +361,8 @@ class Scanner:
         first = self.tokens[j]
         if first.dep_ == 'amod' and first.head.i >= stop:
             return None
+        if stop - j == 1 and kind == 'closest_to' and not (j > 0 and self.is_naming(j - 1)):
+            return None
         head = self.skip_determiners(stop, end)
         if head < end and self.lower[head] in VIEWERS and kind in VIEWER_POSITIONS:
             return Cue(head + 1, positions=(VIEWER_POSITIONS[kind],))
@@ -312,7 +373,7 @@ class Scanner:
     def names_anchor(self, start: int, end: int, kind: RelationKind) -> bool:
         """Tell whether the anchor names an object, not a region, the picture or clothing."""
         names = [self.lower[k] for k in self.first_name(start, end)]
-        if not names or names[0] in REGIONS or names[-1] in PICTURES:
+        if not names or names[0] in REGIONS or names[-1] in PICTURES | ARRANGEMENTS:
             return False
         return kind != 'in' or not (all(n in COLOURS for n in names) or names[-1] in WORN)
 
@@ -382,7 +443,15 @@ class Scanner:
             return cue if cue.positions else None
         if not cue.region and cue.positions in (('left',), ('right',)):
             return Cue(cue.end + 1, relation=f'{cue.positions[0]}_of')
+        if cue.positions == ('middle',) and self.two_names(cue.end + 1, end):
+            return Cue(cue.end + 1, relation='between')
         return Cue(cue.end + 1, cue.positions, relation='on')
+
+    def two_names(self, start: int, end: int) -> bool:
+        """Tell "the cup and the bowl" (two objects: "in the middle of" is between) from one."""
+        split = next((k for k in range(start, end) if self.lower[k] in ('and', '&')), None)
+        return split is not None and bool(self.first_name(start, split)) and bool(
+            self.first_name(split + 1, end))
 
     def is_side(self, k: int) -> bool:
         """Tell a side word from the verb "left" with a pronoun subject ("the cup I left")."""

@@ -9,7 +9,8 @@ Position = Literal['left', 'right', 'top', 'bottom', 'middle', 'nearest', 'farth
                    'biggest', 'smallest']
 #: Relations to anchor objects; `between` takes two anchors, every other kind one.
 RelationKind = Literal['left_of', 'right_of', 'above', 'below', 'on', 'in', 'in_front_of',
-                       'behind', 'next_to', 'closest_to', 'farthest_from', 'between']
+                       'behind', 'next_to', 'closest_to', 'farthest_from', 'between',
+                       'bigger_than', 'smaller_than']
 #: The direction an ordinal counts from ("second from the right" -> right; plain "second" ->
 #: left, as people read a row).
 OrdinalAxis = Literal['left', 'right', 'top', 'bottom', 'nearest', 'farthest']

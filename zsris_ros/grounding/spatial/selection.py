@@ -25,7 +25,8 @@ CONTRADICTIONS = (('left', 'right'), ('top', 'bottom'), ('nearest', 'farthest'),
                   ('biggest', 'smallest'))
 RELATION_WORDS = {'left_of': 'left of', 'right_of': 'right of', 'in_front_of': 'in front of',
                   'next_to': 'next to', 'closest_to': 'closest to',
-                  'farthest_from': 'farthest from'}
+                  'farthest_from': 'farthest from', 'bigger_than': 'bigger than',
+                  'smaller_than': 'smaller than'}
 
 
 @dataclass(frozen=True)
