@@ -17,5 +17,8 @@ def test_bench_json_report_has_the_promised_keys(capsys):
     assert report['speedup_new_frame'] > 1.5, report
     assert report['speedup_repeat_command'] > 5.0, report
     assert report['same_selection'] is True
+    # The spatial stage is timed on its own, on the frames whose features are cached.
+    assert report['spatial_stage_ms'] > 0
+    assert 0 < report['spatial_share_of_new_frame'] < 1, report
     assert set(report['stages']) == {'baseline_new_frame', 'baseline_repeat',
                                      'fast_new_frame', 'fast_repeat'}

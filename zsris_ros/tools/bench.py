@@ -26,6 +26,9 @@ from ..image_io import read_rgb
 SAMPLE_IMAGE = Path(__file__).resolve().parents[1] / 'data' / 'tabletop.png'
 COMMANDS = ['pick up the red mug', 'the blue box in the middle', 'could you hand me the ball',
             'the red block on the right', 'where is the yellow ball', 'grab the small cup']
+#: Commands the spatial stage reads (position, ordinal, relation), timed on their own.
+SPATIAL_COMMANDS = ['the red mug on the left', 'the second box from the right',
+                    'the cup between the bowl and the plate', 'the ball next to the red block']
 
 
 class ReferencePipeline:
@@ -137,8 +140,13 @@ def timed(stage: Stage, watch: MemoryWatch, call: Any, *args: Any) -> Any:
 
 def run_bench(config: GroundingConfig, frames: int, commands: int,
               frame_scale: float = 1.0) -> dict[str, Any]:
-    """Measure both pipelines on the same frames; return the report."""
-    pipeline = GroundingPipeline.from_config(config)
+    """
+    Measure both pipelines on the same frames; return the report.
+
+    Both run the paper's method (the spatial stage off), so their selections must agree; the
+    spatial stage is then timed on its own, as a share of ours on a new frame.
+    """
+    pipeline = GroundingPipeline.from_config(config.model_copy(update={'spatial': False}))
     reference = ReferencePipeline(pipeline)
     watch = MemoryWatch(pipeline.device)
     texts = [COMMANDS[i % len(COMMANDS)] for i in range(max(commands, 2))]
@@ -157,7 +165,21 @@ def run_bench(config: GroundingConfig, frames: int, commands: int,
             same.append(_same_mask(expected, result.mask))
     report = _report(config, pipeline, stages, same, frames, len(texts))
     report['frame_size'] = list(warm.shape[1::-1])
+    report['spatial_stage_ms'] = _spatial_stage(pipeline, config, frames, frame_scale)
+    report['spatial_share_of_new_frame'] = round(
+        report['spatial_stage_ms'] / report['fast_ms']['new_frame'], 4)
     return report
+
+
+def _spatial_stage(pipeline: GroundingPipeline, config: GroundingConfig, frames: int,
+                   frame_scale: float) -> float:
+    """Median time of the spatial stage on the cached frames (text encodings included)."""
+    pipeline.reconfigure(config.model_copy(update={'spatial': True}))
+    samples = [result.timings_ms['spatial']
+               for index, frame in enumerate(bench_frames(frames, scale=frame_scale))
+               for result in pipeline.ground_many(frame, SPATIAL_COMMANDS, frame_key=index)
+               if 'spatial' in result.timings_ms]
+    return round(float(np.median(samples)), 3) if samples else 0.0
 
 
 def _same_mask(expected: np.ndarray | None, chosen: np.ndarray | None) -> bool:
@@ -196,4 +218,6 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append(f"speed-up new frame {report['speedup_new_frame']}x, repeat command "
                  f"{report['speedup_repeat_command']}x, same selection: "
                  f"{report['same_selection']}")
+    lines.append(f"spatial stage {report['spatial_stage_ms']:.1f} ms = "
+                 f"{report['spatial_share_of_new_frame']:.1%} of our new frame")
     return '\n'.join(lines)
