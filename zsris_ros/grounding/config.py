@@ -85,6 +85,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         # set of candidates (seeds 20000+ of `zsris toy eval`: 0.05 -> 0.1 lifts ordinal,
         # size, depth and relational expressions by 0.1-0.2 each).
         'spatial_target_temperature': 0.1,
+        # Felzenszwalb cuts a shaded side off each toy shape, and that piece often looks more
+        # like 'the object' than the whole: pieces answer only when far better (seeds 20000+:
+        # 1 -> 3 lifts ordinal, size and between expressions by 0.02-0.05).
+        'spatial_part_margin': 3.0,
     },
 }
 
@@ -205,6 +209,10 @@ class GroundingConfig(BaseModel):
         0.5, ge=0.0, le=1.0, frame_key=False,
         description='Spatial stage: an object counts as a probable target (for ranks and '
         "superlatives) from this fraction of the best one's probability")
+    spatial_part_margin: float = setting(
+        1.0, ge=0.0, le=100.0, frame_key=False,
+        description="Spatial stage: an object answers with its outermost mask unless a part's "
+        'cosine beats it by this many target temperatures (a cup SAM cut out of a plate)')
     spatial_ambiguity_ratio: float = setting(
         0.8, ge=0.0, le=1.0, frame_key=False,
         description='Spatial stage: answer ambiguous when the runner-up object has at least '

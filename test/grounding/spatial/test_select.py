@@ -144,7 +144,11 @@ def test_biggest_and_smallest_by_mask_area(position, expected):
 
 
 def test_duplicate_and_part_masks_do_not_count_as_more_cups():
-    """A second mask of the first cup and a part of the second: still four cups."""
+    """
+    A second mask of the first cup and a part of the second: still four cups.
+
+    Each cup answers with its outermost mask, the slightly larger copy for the first.
+    """
     cups = row_of_cups(4)
     copy = np.roll(cups[0], 1, axis=1) | cups[0]
     part = cups[1] & (np.arange(HEIGHT)[:, None] < cups[1].nonzero()[0].mean())
@@ -152,7 +156,9 @@ def test_duplicate_and_part_masks_do_not_count_as_more_cups():
     scores = np.array([MATCH] * 4 + [MATCH - 0.002, MATCH - 0.01])
     second = select(cup(ordinal=Ordinal(2)), masks, {'cup': scores})
     assert (second.status, second.index) == ('ok', 1)
-    assert second.probabilities[4] == 0.0
+    assert second.probabilities[0] == second.probabilities[5] == 0.0
+    first = select(cup(ordinal=Ordinal(1)), masks, {'cup': scores})
+    assert (first.status, first.index) == ('ok', 4)
     last = select(cup(ordinal=Ordinal(4)), masks, {'cup': scores})
     assert (last.status, last.index) == ('ok', 3)
 
@@ -269,3 +275,38 @@ def test_cost_is_a_few_passes_over_the_masks_not_pairs_of_them():
     spent = best_of_three(lambda: select(reading, masks, scores, depth))
     copy = best_of_three(lambda: masks.astype(np.float32))
     assert spent < 10 * copy, (spent, copy)
+
+
+def test_a_piece_of_a_cup_answers_with_the_whole_cup_and_counts_with_it():
+    """A shaded side cut from a cup scores best, yet the cup's outer mask answers."""
+    cups = row_of_cups(3)
+    piece = cups[0] & (np.arange(WIDTH)[None, :] < cups[0].nonzero()[1].min() + 3)
+    piece &= np.arange(HEIGHT)[:, None] < cups[0].nonzero()[0].min() + 8
+    masks = np.concatenate([cups[:1] & ~piece, cups[1:], [piece]])
+    scores = {'cup': np.array([MATCH, MATCH, MATCH, MATCH + 0.01])}
+    first = select(cup(['left']), masks, scores)
+    assert (first.status, first.index) == ('ok', 0)
+    assert first.probabilities[3] == 0.0
+    third = select(cup(ordinal=Ordinal(3)), masks, scores)
+    assert (third.status, third.index) == ('ok', 2)
+    clearly = select(cup(['left']), masks, {'cup': np.array([0.1, MATCH, MATCH, MATCH + 0.01])})
+    assert clearly.index == 3
+
+
+def test_a_cup_off_centre_on_a_plate_stays_an_object_of_its_own():
+    plate = disc(100, 60, 40)
+    mug = disc(125, 60, 8)
+    masks = np.stack([plate & ~mug, mug])
+    chosen = select(cup(relations=[anchored('on', 'plate')]), masks,
+                    {'cup': np.array([OTHER, MATCH]), 'plate': np.array([MATCH, OTHER])})
+    assert (chosen.status, chosen.index) == ('ok', 1)
+
+
+def test_probable_targets_end_at_the_widest_gap_in_the_scores():
+    """A third cup scoring a little lower still counts; the plate far below does not."""
+    scores = {'cup': np.array([0.30, 0.29, 0.26, 0.10])}
+    third = select(cup(ordinal=Ordinal(3)), row_of_cups(4), scores)
+    assert (third.status, third.index) == ('ok', 2), third.message
+    narrow = select(cup(ordinal=Ordinal(3)), row_of_cups(4), scores,
+                    settings=SpatialSettings(candidate_window=0.0))
+    assert narrow.status == 'no_match'

@@ -24,5 +24,11 @@ def test_demo_grounds_the_sample_bag_attribute_commands(tmp_path):
     assert len(attribute) >= 10
     assert correct >= 0.9 * len(attribute), f'{correct}/{len(attribute)} attribute correct'
     assert len(list(out.glob('*.png'))) == len(rows)
+    # The bag carries aligned depth and camera_info: answers have their 3-D point, in front of
+    # the camera at tabletop range (depth travels best effort, as from a real camera).
+    points = [row['target_point'] for row in rows if row['status'] == 'ok']
+    located = [point for point in points if point is not None]
+    assert len(located) >= 0.9 * len(points), [row for row in rows if row['status'] == 'ok']
+    assert all(0.2 < point[2] < 3.0 for point in located), located
     assert 'Traceback' not in (out / 'node.log').read_text()
     assert SAMPLE_BAG.is_dir()

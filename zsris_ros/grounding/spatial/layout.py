@@ -182,13 +182,14 @@ def relation(layout: Layout, kind: str, softness: float) -> np.ndarray:
         return sigmoid((1.0 - gaps) / softness)
     smaller = sigmoid(-layout.ahead['biggest'] / softness)
     if kind == 'in':
-        return np.maximum(layout.inside, _box_inside(layout.boxes)) * smaller
+        return np.maximum(layout.inside, box_inside(layout.boxes)) * smaller
     if kind == 'on':
         return _support(layout.boxes, softness)
     raise ValueError(f'no pairwise relation {kind!r}')
 
 
-def _box_inside(boxes: np.ndarray) -> np.ndarray:
+def box_inside(boxes: np.ndarray) -> np.ndarray:
+    """Fraction of each box inside each other box: a part lies in the box of its object."""
     common = _box_intersections(boxes)
     return common / np.maximum(np.diag(common), 1.0)[:, None]
 

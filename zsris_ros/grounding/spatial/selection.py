@@ -13,7 +13,8 @@ import re
 
 import numpy as np
 
-from .layout import between, centre_distances, Layout, measure, relation, sigmoid
+from .layout import (between, box_inside, centre_distances, Layout, measure, relation,
+                     sigmoid)
 from .reading import Reading, Relation
 
 EPS = 1e-6
@@ -52,6 +53,9 @@ class SpatialSettings:
     #: A proposal counts as a probable target (for ranks and superlatives) from this fraction
     #: of the best one's probability.
     candidate_ratio: float = 0.5
+    #: Also a probable target: every object above the widest gap in the log-probabilities
+    #: within this many nats of the best (0 turns it off): classes split where scores do.
+    candidate_window: float = 2.0
     #: Ambiguous when the runner-up object has at least this fraction of the best's probability.
     ambiguity_ratio: float = 0.8
     #: Below this support of a relation for the chosen object, nothing fits: no match (flat in
@@ -64,6 +68,16 @@ class SpatialSettings:
     duplicate_inside: float = 0.9
     #: ...and has at least this fraction of its area (a cup inside a plate's outline has less).
     duplicate_area_ratio: float = 0.5
+    #: A mask whose box lies duplicate_inside in a larger mask's box is a part of that object
+    #: (a highlight, a shaded side: one segment of a shape cut in two) when it has at most this
+    #: fraction of its area...
+    part_area_ratio: float = 0.2
+    #: ...and its centroid lies within this many of the whole's sizes of the whole's (toy
+    #: pieces: 0.3-0.56, objects in a surrounding table patch: from 0.08 at ratios over 0.7).
+    part_offset: float = 0.6
+    #: An object answers with its outermost mask unless a part's cosine beats it by this many
+    #: target temperatures (the part is then e^margin times as probable as the whole).
+    part_margin: float = 1.0
     #: A relative depth difference of this much counts as one object size (5 cm at 1 m: a
     #: tabletop object; geometry, not swept).
     depth_unit: float = 0.05
@@ -132,6 +146,7 @@ class _Judged:
     supports: list[tuple[str, np.ndarray]]
     failures: list[str]
     anchors: list[tuple[str, np.ndarray]]
+    candidates: np.ndarray | None = None
 
 
 class _Scene:
@@ -146,6 +161,7 @@ class _Scene:
         self.anchor_boxes: dict[str, list[int]] = {}
         self.alive = layout.areas > 0
         self.same = _duplicates(layout, settings)
+        self.owners = _owners(layout, self.same, settings)
         self.nested = _nested(layout, settings)
         self.others = ~self.same & ~np.eye(layout.count, dtype=bool)
         self._relations: dict[str, np.ndarray] = {}
@@ -169,8 +185,10 @@ class _Scene:
                 judged.supports.append((_describe(rel), support))
                 log_p += s.relation_weight * np.log(support + EPS)
         p_rel = self._normalise(log_p, prior > 0)
-        candidates = _kept(p_rel, self.same | self.nested,
-                           p_rel >= s.candidate_ratio * p_rel.max())
+        probable = p_rel >= s.candidate_ratio * p_rel.max()
+        probable |= _above_gap(p_rel, s.candidate_window)
+        candidates = _kept(p_rel, self.same | self.nested, probable)
+        judged.candidates = candidates
         for term in self._superlatives(reading, later, candidates, depth, judged):
             log_p += s.position_weight * np.log(term + EPS)
         judged.p = self._normalise(log_p, prior > 0)
@@ -180,13 +198,20 @@ class _Scene:
         """
         Softmax of the phrase's cosines over objects, one mask per object.
 
-        Each duplicate mask gives way to its best-scoring copy: summing them would favour
-        objects SAM happened to cut twice.
+        An object scores as its best-looking mask (a part may look more like a 'thing' than
+        the whole) but answers with its outermost one unless a part is clearly better: summing
+        the masks would favour objects cut in pieces, and pieces are no answer.
         """
         cosines = np.nan_to_num(np.asarray(self.scores[phrase], float), nan=-1.0,
                                 posinf=1.0, neginf=-1.0)
-        kept = _kept(np.where(self.alive, cosines, -np.inf), self.same, self.alive)
-        logits = np.where(kept, cosines / max(temperature, 1e-9), -np.inf)
+        cosines = np.where(self.alive, cosines, -np.inf)
+        temperature = max(temperature, 1e-9)
+        logits = np.full(len(cosines), -np.inf)
+        for root in np.unique(self.owners[self.alive]):
+            members = np.flatnonzero((self.owners == root) & self.alive)
+            best = members[np.argmax(cosines[members])]
+            clearly = cosines[best] - cosines[root] > self.settings.part_margin * temperature
+            logits[best if clearly else root] = cosines[best] / temperature
         p = np.exp(logits - logits.max())
         return p / p.sum()
 
@@ -220,7 +245,8 @@ class _Scene:
         failed = judged.failures + [f'nothing is {label} (support {support[best]:.2f})'
                                     for label, support in judged.supports
                                     if support[best] < s.min_support]
-        if judged.prior[best] < s.candidate_ratio * judged.prior.max():
+        if (judged.prior[best] < s.candidate_ratio * judged.prior.max()
+                and not judged.candidates[best]):
             failed.append(f'what fits best does not look like {reading.target!r}')
         selection = Selection(best, 'ok', p, anchors=dict(self.anchor_boxes))
         if failed:
@@ -342,6 +368,30 @@ def _duplicates(layout: Layout, s: SpatialSettings) -> np.ndarray:
     return same
 
 
+def _owners(layout: Layout, same: np.ndarray, s: SpatialSettings) -> np.ndarray:
+    """
+    Map each mask to the outermost mask of its object (itself when it is no part).
+
+    A mask belongs to a larger one when they are duplicates, or when it is a small piece in
+    the larger one's box near its centroid. Larger means more pixels (then the lower index),
+    so following owners ends at a root.
+    """
+    order = np.lexsort((-np.arange(layout.count), layout.areas))
+    rank = np.empty(layout.count, int)
+    rank[order] = np.arange(layout.count)
+    areas = np.maximum(layout.areas, 1.0)
+    offsets = centre_distances(layout) / layout.sizes()[None, :]
+    part = ((box_inside(layout.boxes) >= s.duplicate_inside)
+            & (areas[:, None] <= s.part_area_ratio * areas[None, :])
+            & (offsets <= s.part_offset))
+    links = (same | part) & (rank[None, :] > rank[:, None])
+    owners = np.where(links, rank[None, :], -1).argmax(axis=1)
+    owners = np.where(links.any(axis=1), owners, np.arange(layout.count))
+    while not np.array_equal(owners[owners], owners):
+        owners = owners[owners]
+    return owners
+
+
 def _nested(layout: Layout, s: SpatialSettings) -> np.ndarray:
     """
     Pairs where one mask lies inside the other: one object when counting targets.
@@ -361,6 +411,17 @@ def _kept(scores: np.ndarray, same: np.ndarray, alive: np.ndarray) -> np.ndarray
     for i in np.argsort(-scores, kind='stable'):
         kept[i] = alive[i] and not (kept & same[i]).any()
     return kept
+
+
+def _above_gap(p: np.ndarray, window: float) -> np.ndarray:
+    """Objects above the widest drop in log-probability within `window` nats of the best."""
+    if window <= 0:
+        return np.zeros(len(p), bool)
+    log_p = np.log(np.maximum(p, 1e-300))
+    top = log_p.max()
+    values = np.sort(log_p[(p > 0) & (log_p >= top - window)])[::-1]
+    steps = np.diff(np.append(values, top - window))
+    return log_p >= values[int(np.argmin(steps))]
 
 
 def _uses_depth(reading: Reading) -> bool:

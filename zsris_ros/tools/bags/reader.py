@@ -39,18 +39,21 @@ from ...image_io import ImageConversionError, rgb_from_compressed, rgb_from_imag
 IMAGE = 'sensor_msgs/msg/Image'
 COMPRESSED_IMAGE = 'sensor_msgs/msg/CompressedImage'
 STRING = 'std_msgs/msg/String'
-ROLES = ('image', 'command', 'truth', 'info')
+CAMERA_INFO = 'sensor_msgs/msg/CameraInfo'
+ROLES = ('image', 'command', 'truth', 'info', 'depth', 'camera_info')
 ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'
 
 
 @dataclass(frozen=True)
 class BagTopics:
-    """Which topic plays which part; truth and info are optional."""
+    """Which topic plays which part; truth, info, depth and camera_info are optional."""
 
     image: str
     command: str
     truth: str | None = None
     info: str | None = None
+    depth: str | None = None
+    camera_info: str | None = None
 
 
 class BagImage:
@@ -60,6 +63,9 @@ class BagImage:
         """Keep the raw bytes; most frames of a camera stream are never needed."""
         self._bag, self._connection, self._raw = bag, connection, raw
         self.log_ns = log_ns
+        #: The depth frame and camera_info logged with this frame, when the bag has them.
+        self.depth: BagImage | None = None
+        self.camera_info: bytes | None = None
 
     @cached_property
     def _decoded(self) -> tuple[Any, str]:
@@ -194,7 +200,10 @@ def _pair(bag: Bag, connections: list[Connection], roles: dict[int, str],
             parts[roles[connection.id]].append((connection, raw))
         pairer.expire(log_ns, timeout_ns)
         for connection, raw in parts['image']:
-            pairer.frame(BagImage(bag, connection, log_ns, raw), log_ns, timeout_ns)
+            frame = BagImage(bag, connection, log_ns, raw)
+            frame.depth = next((BagImage(bag, c, log_ns, r) for c, r in parts['depth']), None)
+            frame.camera_info = next((r for _, r in parts['camera_info']), None)
+            pairer.frame(frame, log_ns, timeout_ns)
         for command in _commands(bag, parts, log_ns, index):
             index += 1
             pending.append((command, pairer.command(log_ns, policy)))
@@ -216,7 +225,9 @@ def _roles(bag: Bag, topics: BagTopics) -> tuple[list[Connection], dict[int, str
     wanted = [('image', topics.image, (IMAGE, COMPRESSED_IMAGE), '--image-topic'),
               ('command', topics.command, (STRING,), '--command-topic'),
               ('truth', topics.truth, (IMAGE,), '--gt-topic'),
-              ('info', topics.info, (STRING,), '--info-topic')]
+              ('info', topics.info, (STRING,), '--info-topic'),
+              ('depth', topics.depth, (IMAGE,), '--depth-topic'),
+              ('camera_info', topics.camera_info, (CAMERA_INFO,), '--camera-info-topic')]
     pairs = [(connection, role) for role, topic, types, option in wanted if topic
              for connection in bag.connections(topic, types, option)]
     return [c for c, _ in pairs], {c.id: role for c, role in pairs}

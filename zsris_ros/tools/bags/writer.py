@@ -1,7 +1,9 @@
 """
 Write replayable bags of scenes and their commands, with ground truth, for `ros2 bag play`.
 
-Layout (the defaults of `zsris eval bag`): per scene one rgb8 frame on IMAGE_TOPIC, then its
+Layout (the defaults of `zsris eval bag`): per scene one rgb8 frame on IMAGE_TOPIC (with, when
+the scene has them, its 32FC1 depth in metres on DEPTH_TOPIC and its CameraInfo on
+CAMERA_INFO_TOPIC, logged and stamped with the frame), then its
 commands as std_msgs/String on COMMAND_TOPIC 0.1 s apart, each with its mono8 mask (255
 inside) on TRUTH_TOPIC and a JSON String on INFO_TOPIC logged at the same nanosecond as the
 command; the next scene follows 1.5 s after the last command. So under the node's `latest`
@@ -23,8 +25,9 @@ import numpy as np
 from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
 from rosbags.typesys import get_typestore, Stores
 
-from .layout import COMMAND_TOPIC, IMAGE_TOPIC, INFO_TOPIC, TRUTH_TOPIC
-from .reader import IMAGE, STRING
+from .layout import (CAMERA_INFO_TOPIC, COMMAND_TOPIC, DEPTH_TOPIC, IMAGE_TOPIC, INFO_TOPIC,
+                     TRUTH_TOPIC)
+from .reader import CAMERA_INFO, IMAGE, STRING
 from ..errors import InputError
 from ..evaluation.refer_data import RefImage
 from ...image_io import read_rgb
@@ -49,10 +52,12 @@ class RecordedCommand:
 
 @dataclass
 class RecordedScene:
-    """One camera frame (HxWx3 uint8 RGB) and the commands spoken about it."""
+    """One camera frame (HxWx3 uint8 RGB), the commands spoken about it, depth and camera."""
 
     image: np.ndarray
     commands: list[RecordedCommand]
+    depth: np.ndarray | None = None
+    camera: Any = None  # width, height, k (9 floats, row-major) and frame_id
 
 
 def write_bag(path: Path, scenes: Iterable[RecordedScene], storage: str = 'mcap') -> int:
@@ -75,10 +80,16 @@ def _write(path: Path, scenes: Iterable[RecordedScene], storage: str) -> int:
     with writer:
         topics = {name: writer.add_connection(name, msgtype, typestore=TYPES)
                   for name, msgtype in ((IMAGE_TOPIC, IMAGE), (COMMAND_TOPIC, STRING),
-                                        (TRUTH_TOPIC, IMAGE), (INFO_TOPIC, STRING))}
+                                        (TRUTH_TOPIC, IMAGE), (INFO_TOPIC, STRING),
+                                        (DEPTH_TOPIC, IMAGE), (CAMERA_INFO_TOPIC, CAMERA_INFO))}
         count, now = 0, START_NS
         for scene in scenes:
             writer.write(topics[IMAGE_TOPIC], now, _image(scene.image, 'rgb8', now))
+            if scene.depth is not None:
+                writer.write(topics[DEPTH_TOPIC], now,
+                             _image(scene.depth.astype(np.float32), '32FC1', now))
+            if scene.camera is not None:
+                writer.write(topics[CAMERA_INFO_TOPIC], now, _camera_info(scene.camera, now))
             for command in scene.commands:
                 now += COMMAND_GAP_NS
                 mask = np.where(command.mask, np.uint8(255), np.uint8(0))
@@ -102,7 +113,8 @@ def toy_scenes(n: int, seed: int, per_scene: int | None = None) -> Iterator[Reco
         yield RecordedScene(scene.image, [RecordedCommand(
             e.text, scene.objects[e.target].mask,
             {'type': e.type, 'target': e.target, 'scene_seed': scene_seed})
-            for e in _chosen(_with_one_target(scene.expressions), per_scene)])
+            for e in _chosen(_with_one_target(scene.expressions), per_scene)],
+            scene.depth, scene.camera)
 
 
 def _with_one_target(expressions: list[Any]) -> list[Any]:
@@ -143,8 +155,21 @@ def _image(pixels: np.ndarray, encoding: str, now: int) -> bytes:
     height, width = pixels.shape[:2]
     message = TYPES.types[IMAGE](
         header=_header(now), height=height, width=width, encoding=encoding, is_bigendian=0,
-        step=pixels.strides[0], data=pixels.reshape(-1))
+        step=pixels.strides[0], data=pixels.view(np.uint8).reshape(-1))
     return TYPES.serialize_cdr(message, IMAGE)
+
+
+def _camera_info(camera: Any, now: int) -> bytes:
+    """Serialise a distortion-free pinhole CameraInfo, stamped and framed like the frame."""
+    k = np.asarray(camera.k, dtype=np.float64)
+    roi = TYPES.types['sensor_msgs/msg/RegionOfInterest'](
+        x_offset=0, y_offset=0, height=0, width=0, do_rectify=False)
+    message = TYPES.types[CAMERA_INFO](
+        header=_header(now), height=camera.height, width=camera.width,
+        distortion_model='plumb_bob', d=np.zeros(5), k=k, r=np.eye(3).reshape(-1),
+        p=np.hstack([k.reshape(3, 3), np.zeros((3, 1))]).reshape(-1), binning_x=0,
+        binning_y=0, roi=roi)
+    return TYPES.serialize_cdr(message, CAMERA_INFO)
 
 
 def _header(now: int) -> Any:

@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 
 from .node_client import loopback_environment, NodeClient, NodeProcess
-from ..bags.layout import COMMAND_TOPIC, IMAGE_TOPIC, INFO_TOPIC, TRUTH_TOPIC
+from ..bags.layout import (CAMERA_INFO_TOPIC, COMMAND_TOPIC, DEPTH_TOPIC, IMAGE_TOPIC,
+                           INFO_TOPIC, TRUTH_TOPIC)
 from ..bags.reader import Bag, BagCommand, BagTopics, paired_commands
 from ..evaluation.metrics import overlap
 from ...grounding.overlay import draw_overlay
@@ -38,6 +39,8 @@ class DemoRow:
     status: str
     score: float | None
     centroid: list[float] | None
+    target_point: list[float] | None
+    depth_status: str
     iou: float | None
     latency_ms: float
 
@@ -62,14 +65,19 @@ def run_demo(parameters: dict[str, Any], bag: Path, out: Path) -> dict[str, Any]
 
 
 def _commands(bag_path: Path) -> Iterator[BagCommand]:
-    topics = BagTopics(IMAGE_TOPIC, COMMAND_TOPIC, TRUTH_TOPIC, INFO_TOPIC)
+    """Read the bag's commands with their frames (and each frame's depth and camera_info)."""
     with Bag(bag_path) as bag:
+        depth, info = (topic if bag.has(topic) else None
+                       for topic in (DEPTH_TOPIC, CAMERA_INFO_TOPIC))
+        topics = BagTopics(IMAGE_TOPIC, COMMAND_TOPIC, TRUTH_TOPIC, INFO_TOPIC, depth, info)
         yield from paired_commands(bag, topics, 'latest', timeout_s=0.0)
 
 
 def _replay(client: NodeClient, command: BagCommand, out: Path) -> DemoRow:
     if command.frame is not None:
-        client.send_frame(command.frame.raw)
+        depth = command.frame.depth
+        client.send_frame(command.frame.raw, depth.raw if depth is not None else None,
+                          command.frame.camera_info)
     start = time.monotonic()
     answer, mask_msg = client.ask(command.text, COMMAND_TIMEOUT_S)
     latency = (time.monotonic() - start) * 1000.0
@@ -84,7 +92,8 @@ def _replay(client: NodeClient, command: BagCommand, out: Path) -> DemoRow:
         _write_overlay(out / f'{command.index:03d}.png', command.frame.rgb(), mask, result)
     return DemoRow(command=command.text, kind=(command.info or {}).get('type', ''),
                    noun_phrase=result.noun_phrase, status=result.status,
-                   score=result.score, centroid=result.centroid, iou=iou,
+                   score=result.score, centroid=result.centroid,
+                   target_point=result.target_point, depth_status=result.depth_status, iou=iou,
                    latency_ms=round(latency, 1))
 
 
@@ -107,15 +116,17 @@ def _by_type(rows: list[DemoRow]) -> dict[str, dict[str, float]]:
 def format_rows(summary: dict[str, Any]) -> str:
     """Format the replay as the table `zsris demo` prints."""
     lines = [f"{'command':<44}{'noun phrase':<22}{'status':<10}{'score':>7}"
-             f"{'centroid':>14}{'IoU':>7}{'ms':>8}"]
+             f"{'centroid':>10}{'point (m)':>18}{'IoU':>6}{'ms':>7}"]
     for row in summary['rows']:
         centroid = ('' if row['centroid'] is None
                     else f"{row['centroid'][0]:.0f},{row['centroid'][1]:.0f}")
+        point = ('' if row['target_point'] is None
+                 else ','.join(f'{value:.2f}' for value in row['target_point']))
         score = '' if row['score'] is None else f"{row['score']:.3f}"
         iou = '' if row['iou'] is None else f"{row['iou']:.2f}"
         lines.append(f"{row['command'][:43]:<44}{row['noun_phrase'][:21]:<22}"
-                     f"{row['status']:<10}{score:>7}{centroid:>14}{iou:>7}"
-                     f"{row['latency_ms']:>8.0f}")
+                     f"{row['status']:<10}{score:>7}{centroid:>10}{point:>18}{iou:>6}"
+                     f"{row['latency_ms']:>7.0f}")
     for kind, stats in summary['by_type'].items():
         lines.append(f"{kind}: {stats['correct']:.0%} of {stats['n']} commands with IoU >= 0.5")
     return '\n'.join(lines)

@@ -22,7 +22,7 @@ from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
 
 RELIABLE = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
@@ -124,6 +124,10 @@ class NodeClient:
         self.node = Node('zsris_replay', context=self.context)
         self.image = self.node.create_publisher(Image, f'{namespace}/image',
                                                 qos_profile_sensor_data)
+        self.depth = self.node.create_publisher(Image, f'{namespace}/depth',
+                                                qos_profile_sensor_data)
+        self.camera_info = self.node.create_publisher(CameraInfo, f'{namespace}/camera_info',
+                                                      qos_profile_sensor_data)
         self.command = self.node.create_publisher(String, f'{namespace}/command', RELIABLE)
         self._lock = threading.Lock()
         self.results: list[dict[str, Any]] = []
@@ -144,19 +148,27 @@ class NodeClient:
             self.masks.append(msg)
 
     def wait_connected(self, timeout: float) -> bool:
-        """Wait until the node subscribes to our commands (it has started)."""
+        """Wait until the node subscribes to everything we publish (it has started)."""
         deadline = time.monotonic() + timeout
-        while self.command.get_subscription_count() == 0:
+        publishers = (self.command, self.image, self.depth, self.camera_info)
+        while any(publisher.get_subscription_count() == 0 for publisher in publishers):
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.05)
         return True
 
-    def send_frame(self, raw: bytes, repeats: int = 3) -> None:
-        """Publish one recorded frame (its CDR bytes as recorded) a few times: best effort."""
-        for _ in range(repeats):
-            self.image.publish(raw)
-            time.sleep(0.03)
+    def send_frame(self, raw: bytes, depth: bytes | None = None,
+                   camera_info: bytes | None = None, repeats: int = 3) -> None:
+        """
+        Publish one recorded frame (CDR bytes as recorded) a few times: best effort.
+
+        Its depth and camera_info go first, so the node has them when it grounds on the frame.
+        """
+        for publisher, message in ((self.depth, depth), (self.camera_info, camera_info),
+                                   (self.image, raw)):
+            for _ in range(repeats if message is not None else 0):
+                publisher.publish(message)
+                time.sleep(0.03)
 
     def ask(self, text: str, timeout: float) -> tuple[dict[str, Any] | None, Image | None]:
         """Send a command and wait for its result and, when there is one, its mask."""
