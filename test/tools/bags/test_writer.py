@@ -72,3 +72,23 @@ def test_toy_bag_through_the_real_command(tmp_path):
 
 def _fixed(out, key):
     return f'{json.loads((out / "metrics.json").read_text())[key]:.4f}'
+
+
+def test_toy_bag_carries_each_scenes_depth_and_camera(tmp_path):
+    from zsris_ros.image_io import depth_from_image
+    from zsris_ros.tools.bags.layout import CAMERA_INFO_TOPIC, DEPTH_TOPIC
+
+    bag = tmp_path / 'toy'
+    assert cli.main(['bag', 'from-toy', '--n', '2', '--seed', '5', '--out', str(bag)]) == 0
+    topics = BagTopics(IMAGE_TOPIC, COMMAND_TOPIC, TRUTH_TOPIC, INFO_TOPIC, DEPTH_TOPIC,
+                       CAMERA_INFO_TOPIC)
+    with Bag(bag) as opened:
+        for command in paired_commands(opened, topics, 'latest', 5.0):
+            scene = generate_scene(command.info['scene_seed'])
+            depth = opened.deserialize(command.frame.depth.raw, 'sensor_msgs/msg/Image')
+            assert depth.header.stamp == opened.deserialize(
+                command.frame.raw, 'sensor_msgs/msg/Image').header.stamp
+            assert np.array_equal(depth_from_image(depth), scene.depth)
+            info = opened.deserialize(command.frame.camera_info, 'sensor_msgs/msg/CameraInfo')
+            assert np.allclose(info.k, scene.camera.k)
+            assert (info.width, info.height) == (scene.camera.width, scene.camera.height)
