@@ -388,6 +388,12 @@ def main(args: list[str] | None = None) -> int:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:  # noqa: BLE001 - see below
+        # SIGINT shuts the context down from the signal handler; if that lands while the
+        # executor builds its wait set, rclpy raises RCLError instead of the shutdown
+        # exception. Only an error while the context is still up is a real one.
+        if node.context.ok():
+            raise
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
