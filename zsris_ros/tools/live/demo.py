@@ -54,7 +54,14 @@ def run_demo(parameters: dict[str, Any], bag: Path, out: Path) -> dict[str, Any]
     try:
         if not client.wait_connected(START_TIMEOUT_S):
             raise RuntimeError(f'the node did not start; see {out / "node.log"}')
-        rows = [_replay(client, command, out) for command in _commands(bag)]
+        rows, shown = [], None
+        for command in _commands(bag):
+            frame = command.frame
+            if frame is not None and frame.log_ns != shown:
+                depth = frame.depth.raw if frame.depth is not None else None
+                client.show_frame(frame.raw, frame.stamp_ns, depth, frame.camera_info)
+                shown = frame.log_ns
+            rows.append(_replay(client, command, out))
     finally:
         client.close()
         node.stop()
@@ -74,10 +81,6 @@ def _commands(bag_path: Path) -> Iterator[BagCommand]:
 
 
 def _replay(client: NodeClient, command: BagCommand, out: Path) -> DemoRow:
-    if command.frame is not None:
-        depth = command.frame.depth
-        client.send_frame(command.frame.raw, depth.raw if depth is not None else None,
-                          command.frame.camera_info)
     start = time.monotonic()
     answer, mask_msg = client.ask(command.text, COMMAND_TIMEOUT_S)
     latency = (time.monotonic() - start) * 1000.0

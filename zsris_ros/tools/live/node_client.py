@@ -170,6 +170,24 @@ class NodeClient:
                 publisher.publish(message)
                 time.sleep(0.03)
 
+    def show_frame(self, raw: bytes, stamp_ns: int | None, depth: bytes | None = None,
+                   camera_info: bytes | None = None, timeout: float = 30.0) -> bool:
+        """
+        Send a frame until the node grounds on it; False if it never did within timeout.
+
+        Frames and commands travel on separate readers, so a command sent right after a new
+        frame may overtake it. A blank command is answered at once with the stamp of the
+        node's latest frame, which tells whether this one has arrived.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.send_frame(raw, depth, camera_info)
+            answer, _ = self.ask(' ', max(0.0, deadline - time.monotonic()))
+            stamp = (answer or {}).get('image_stamp') or {}
+            if stamp and stamp['sec'] * 10**9 + stamp['nanosec'] == stamp_ns:
+                return True
+        return False
+
     def ask(self, text: str, timeout: float) -> tuple[dict[str, Any] | None, Image | None]:
         """Send a command and wait for its result and, when there is one, its mask."""
         with self._lock:
