@@ -34,6 +34,7 @@ from std_msgs.msg import Header, String
 from visualization_msgs.msg import Marker
 
 from zsris_ros.grounding.result import result_keys
+from zsris_ros.ros.node import STUCK_AFTER_SHUTDOWN
 from zsris_ros.tools.live import node_client
 
 T = TypeVar('T')
@@ -153,6 +154,8 @@ class NodeProcess(node_client.NodeProcess):
         code = super().stop(timeout)
         if self.ignored_sigint:
             raise AssertionError(f'node ignored SIGINT for {timeout} s:\n{self.log()}')
+        if STUCK_AFTER_SHUTDOWN in self.log():
+            raise AssertionError(f'node needed its last-resort exit:\n{self.log()}')
         return code
 
 

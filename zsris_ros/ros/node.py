@@ -7,6 +7,7 @@ blocks the subscriptions and every command gets exactly one `result`.
 """
 
 from dataclasses import dataclass
+import faulthandler
 import os
 import queue
 import sys
@@ -46,6 +47,10 @@ from ..grounding.overlay import draw_overlay
 RESULT_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 #: Seconds a stopping node may take to clean up before it exits regardless.
 STOP_GRACE_S = 15.0
+#: Longest wait of the executor before it checks whether SIGINT shut the context down.
+SPIN_WAKE_S = 0.5
+#: What a node that needed its last-resort exit prints first.
+STUCK_AFTER_SHUTDOWN = 'grounding_node: still running after shutdown'
 
 
 @dataclass
@@ -390,7 +395,7 @@ def main(args: list[str] | None = None) -> int:
     executor = MultiThreadedExecutor()
     executor.add_node(node)
     try:
-        executor.spin()
+        spin_until_shutdown(executor, node.context)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except Exception:  # noqa: BLE001 - see below
@@ -405,21 +410,34 @@ def main(args: list[str] | None = None) -> int:
     return 0
 
 
+def spin_until_shutdown(executor: MultiThreadedExecutor, context: Any) -> None:
+    """
+    Spin until the context goes down, never waiting longer than SPIN_WAKE_S at a time.
+
+    rclpy handles SIGINT on a thread of its own that first wakes the executors and only then
+    shuts the contexts down. An executor that looks at its context in between finds it still
+    up and goes back to a wait that nothing will wake again: the node hung after SIGINT in a
+    few of ten suite runs, its main thread blocked in that wait. A bounded wait looks again.
+    """
+    while context.ok():
+        executor.spin_once(timeout_sec=SPIN_WAKE_S)
+
+
 def _exit_when_stuck(context: Any, seconds: float) -> None:
     """
-    Make sure a node whose context was shut down (SIGINT) does stop.
+    Make sure a node whose context was shut down (SIGINT) does stop: a last resort.
 
-    Seen in tests, a few times in ten runs of the suite: after SIGINT the process outlived
-    its context by more than a minute, with nothing more in its log. Whatever lingers (a DDS
-    or executor thread, a wait that never wakes), a robot's launch must not hang on it: this
-    watcher, a daemon thread, exits the process `seconds` after the context went down and
-    says so.
+    A robot's launch must not hang on whatever might linger after shutdown (a DDS thread, a
+    callback that never returns). This daemon thread exits the process `seconds` after the
+    context went down and prints every thread's stack, so the cause can be found; the tests
+    fail when it ever has to.
     """
     while context.ok():
         time.sleep(0.2)
     time.sleep(seconds)
-    sys.stderr.write(f'grounding_node: still running {seconds:.0f} s after shutdown; '
-                     'exiting\n')
+    sys.stderr.write(f'{STUCK_AFTER_SHUTDOWN} for {seconds:.0f} s; exiting. '
+                     'Where each thread was:\n')
+    faulthandler.dump_traceback(sys.stderr, all_threads=True)
     sys.stderr.flush()
     os._exit(0)
 
