@@ -18,6 +18,8 @@ from spacy.tokens import Doc, Span, Token
 REQUEST_SUBJECTS = frozenset({'i', 'we', 'you'})
 # Object pronouns that name the recipient, not the object ("pass me that mug").
 RECIPIENTS = frozenset({'me', 'us'})
+# Possessives that point back at an object named earlier in the command.
+BACK_REFERENCES = frozenset({'its', 'their'})
 # Parts of speech that can head a phrase naming an object. ADJ and NUM are kept because the
 # small model tags nouns such as "remote" or "left" as adjectives in short questions.
 NAMING_POS = frozenset({'NOUN', 'PROPN', 'ADJ', 'NUM'})
@@ -54,11 +56,16 @@ COMMAND_VERBS = frozenset({
 })
 # Prefixed to such a command to make its first word parse as the imperative verb it is.
 IMPERATIVE_CUE = 'please'
+# Prefixed to a terse expression to make its first word parse as the noun it is.
+NOUN_CUE = 'the'
+# Comparatives and superlatives: after a noun they describe it ("bottle closest to camera"),
+# after an imperative they would be odd.
+DESCRIBING_TAGS = frozenset({'JJR', 'JJS', 'RBR', 'RBS'})
 
 
-def command_spans(doc: Doc, nlp: Language) -> Optional[Tuple[Span, Span]]:
+def command_spans(doc: Doc, nlp: Language) -> Optional[Tuple[Tuple[Span, ...], Span]]:
     """
-    Return the referring-expression and noun-phrase spans of a command or question.
+    Return the referring-expression spans and the noun-phrase span of a command or question.
 
     None means a plain referring expression, left to the paper's rule. A command whose
     opening verb the model mistags is parsed again by `nlp` behind an imperative cue; its
@@ -70,11 +77,33 @@ def command_spans(doc: Doc, nlp: Language) -> Optional[Tuple[Span, Span]]:
     if target is None and doc[0].lower_ in COMMAND_VERBS:
         docs.append(nlp(f'{IMPERATIVE_CUE} {doc.text}'))
         target = request_target(docs[-1])
+    if target is None:
+        target = next(filter(None, map(fronted_target, roots(doc))), None)
     if target is not None:
         return target_spans(target)
     if any(map(has_request, docs)):
-        return doc[:], doc[:]
+        return (doc[:],), doc[:]
     return None
+
+
+def noun_reading(doc: Doc, nlp: Language) -> Doc:
+    """
+    Return the parse of a terse expression whose first noun the model read as a verb.
+
+    "bottle closest to camera" parses as the imperative "bottle"; behind an article (the
+    parse then lies one token to the right) the same words read as the bottle they name.
+    Tried only when an adjective follows the verb (an imperative is followed by its object,
+    a particle or a place: "wait by the door"), and kept only when that reading starts with
+    a noun and asks for nothing.
+    """
+    first = doc[0]
+    if (len(doc) < 2 or first.tag_ != 'VB' or first.lower_ in COMMAND_VERBS
+            or doc[1].tag_ not in DESCRIBING_TAGS or direct_object(first) is not None):
+        return doc
+    cued = nlp(f'{NOUN_CUE} {doc.text}')
+    if cued[1].pos_ in ('NOUN', 'PROPN') and not has_request(cued):
+        return cued
+    return doc
 
 
 def request_target(doc: Doc) -> Optional[Token]:
@@ -119,16 +148,27 @@ def find_target(root: Token) -> Optional[Token]:
     """
     Find the object the request is about, trying each kind of object over all its clauses.
 
-    A direct object wins over a prepositional one even in a later clause ("go to the kitchen
+    A direct object wins over a prepositional one even in another clause ("go to the kitchen
     and get the cup"); the subject of a participle comes in between ("find the dog sitting on
-    the couch").
+    the couch"). Of several steps, the last one that names its object says what the robot
+    ends up handling ("open the drawer and take out the spoon"); a step whose object only
+    refers back ("find the remote and hand it to me") and a purpose clause ("take the sponge
+    to wipe the table") name no new target.
     """
-    verbs = list(clause_verbs(root))
+    verbs = [verb for verb in clause_verbs(root) if not is_purpose(verb)]
     for finder in (direct_object, participle_subject, prepositional_object):
-        target = next((t for t in map(finder, verbs) if t is not None), None)
-        if target is not None:
-            return target
+        targets = [t for t in map(finder, verbs) if t is not None]
+        if targets:
+            return targets[0] if finder is participle_subject else targets[-1]
     return None
+
+
+def is_purpose(verb: Token) -> bool:
+    """Tell "[to wipe the table]" after a verb that has its own object from a request."""
+    if verb.dep_ not in ('advcl', 'xcomp') or not any(
+            c.dep_ == 'aux' and c.lower_ == 'to' for c in verb.children):
+        return False
+    return direct_object(verb.head) is not None
 
 
 def clause_verbs(root: Token) -> Iterator[Token]:
@@ -150,7 +190,7 @@ def direct_object(verb: Token) -> Optional[Token]:
     candidates = [c for c in verb.rights if c.dep_ in deps or (
         c.dep_ in MISPARSED_OBJECT_DEPS and c.pos_ in ('NOUN', 'PROPN'))]
     candidates += [c for c in verb.lefts if c.dep_ in deps]
-    candidates = [c for c in candidates if names_object(c)]
+    candidates = [c for c in candidates if names_object(c) and not refers_back(c)]
     candidates.sort(key=lambda c: (is_wh(c), c.i))
     return candidates[0] if candidates else None
 
@@ -182,25 +222,32 @@ def prepositional_object(verb: Token) -> Optional[Token]:
     return None
 
 
+def refers_back(token: Token) -> bool:
+    """Tell "its colour" or "their lids": a property of something named before, not a target."""
+    return any(c.dep_ == 'poss' and c.lower_ in BACK_REFERENCES for c in token.children)
+
+
 def has_pronoun_object(verb: Token) -> bool:
     """Detect "put it in ...": a direct object that is a pronoun other than the recipient."""
     return any(c.dep_ == 'dobj' and c.pos_ == 'PRON' and c.lower_ not in RECIPIENTS
                for c in verb.children)
 
 
-def target_spans(target: Token) -> Tuple[Span, Span]:
+def target_spans(target: Token) -> Tuple[Tuple[Span, ...], Span]:
     """
-    Return the referring-expression and noun-phrase spans for a request's target.
+    Return the referring-expression spans and the noun-phrase span for a request's target.
 
     Some targets need their clause to say which object is meant: the wh-subject of a copula
     ("which cup is red") and the subject of a participle ("find the dog sitting on the couch").
+    A location fronted before the verb ("on the left is a red mug") follows the object's own
+    span, so the expression reads "a red mug on the left".
     """
     if needs_clause(target):
-        span = subtree_span(target.head)
+        spans = (subtree_span(target.head),)
     else:
-        span = referring_span(target)
+        spans = (referring_span(target), *fronted_locations(target))
     chunk = chunk_of(target)
-    return span, chunk if chunk is not None else span
+    return spans, over_misread_noun(chunk) if chunk is not None else spans[0]
 
 
 def needs_clause(target: Token) -> bool:
@@ -217,8 +264,9 @@ def referring_span(target: Token) -> Span:
     The parser often hangs "on the left" or "next to the sink" on the verb instead of the
     object; they still pick out which object is meant, except after a direct object where
     they state a destination ("bring the cup to me", "put the apple next to the bowl").
+    A particle the question ends on ("is the lamp by the bed [on]") is left out.
     """
-    span = subtree_span(target)
+    span = over_misread_noun(subtree_span(target))
     start, end = span.start, span.end
     verb = target.head if target.dep_ != 'pobj' else target.head.head
     for child in verb.rights:
@@ -226,7 +274,53 @@ def referring_span(target: Token) -> Span:
             end = child.right_edge.i + 1
     if is_placement(target, verb) and not any(map(is_locative, verb.rights)):
         end = misattached_goal_start(target)
+    while end - 1 > target.i and is_bare_particle(target.doc[end - 1]):
+        end -= 1
     return target.doc[start:end]
+
+
+def fronted_locations(target: Token) -> list[Span]:
+    """Return the locations said before the verb when the object comes after it."""
+    verb = target.head
+    if target.i < verb.i:
+        return []
+    return [subtree_span(child) for child in verb.lefts if is_locative(child)]
+
+
+def fronted_target(root: Token) -> Optional[Token]:
+    """
+    Return the object of "next to the sink stands the kettle" or "behind it there is a box".
+
+    The sentence opens with a location, and the object it places there follows the verb (as
+    its subject, object or attribute, the parse varies); no subject precedes the verb but an
+    expletive "there".
+    """
+    if root.pos_ not in ('VERB', 'AUX') or not any(map(is_locative, root.lefts)):
+        return None
+    if any(c.dep_ in SUBJECT_DEPS and c.pos_ != 'PRON' for c in root.lefts):
+        return None
+    after = [c for c in root.rights
+             if c.dep_ in OBJECT_DEPS | SUBJECT_DEPS and names_object(c)]
+    return after[0] if after else None
+
+
+def over_misread_noun(span: Span) -> Span:
+    """
+    Extend a noun phrase over a noun the parser read as a modal verb ("the soda [can]").
+
+    A modal right after a noun with no verb of its own to help (at the end, or before a
+    preposition, conjunction or punctuation) is the phrase's last noun.
+    """
+    doc, end = span.doc, span.end
+    if end < len(doc) and doc[end].tag_ == 'MD' and doc[end - 1].pos_ in ('NOUN', 'PROPN'):
+        if end + 1 == len(doc) or doc[end + 1].pos_ in ('ADP', 'CCONJ', 'PUNCT'):
+            return doc[span.start:end + 1]
+    return span
+
+
+def is_bare_particle(token: Token) -> bool:
+    """Tell a preposition or particle with nothing after it ("on" in "is the lamp on")."""
+    return token.dep_ in ('prep', 'prt') and not list(token.children) or token.is_punct
 
 
 def describes_target(modifier: Token, target: Token, verb: Token) -> bool:

@@ -9,14 +9,14 @@ their target instead. ROS-free on purpose: the node, the evaluation tools and th
 """
 
 from dataclasses import dataclass
-from typing import List
+from typing import List, Optional
 import unicodedata
 
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from .commands import chunk_of, command_spans, roots
+from .commands import chunk_of, command_spans, noun_reading, over_misread_noun, roots
 
 # The official model name and the registry re-upload tried when only that is installed.
 DEFAULT_MODEL = 'en_core_web_sm'
@@ -60,8 +60,10 @@ class PhraseParser:
             return Phrase(expression, expression, expression)
         doc = self._nlp(fold_shouting(cleaned))
         words = [cleaned[t.idx:t.idx + len(t.text)] for t in doc]
-        referring, noun = command_spans(doc, self._nlp) or (doc[:], paper_noun_phrase(doc))
-        return Phrase(expression, surface(referring, words), surface(noun, words))
+        doc = noun_reading(doc, self._nlp)
+        referring, noun = command_spans(doc, self._nlp) or ((doc[:],), paper_noun_phrase(doc))
+        return Phrase(expression, ' '.join(surface(span, words) for span in referring),
+                      surface(noun, words))
 
 
 def paper_noun_phrase(doc: Doc) -> Span:
@@ -69,13 +71,25 @@ def paper_noun_phrase(doc: Doc) -> Span:
     Apply the paper's rule: ROOT's chunk, else its first child's chunk, else everything.
 
     With several sentences the last ROOT is used, as the official code keeps the last one.
+    Where the rule gives everything, our deviation takes the first noun's chunk instead
+    ("cup furthest right": cup), and a noun the model read as a modal ("a soda can") is kept.
     """
     root = roots(doc)[-1]
     chunk = chunk_of(root)
     children = list(root.children)
     if chunk is None and children:
         chunk = chunk_of(children[0])
-    return chunk if chunk is not None else doc[:]
+    if chunk is None:
+        chunk = first_noun(doc)
+    return over_misread_noun(chunk) if chunk is not None else doc[:]
+
+
+def first_noun(doc: Doc) -> Optional[Span]:
+    """Return the chunk of the first noun, or the noun with its compounds when none has one."""
+    noun = next((t for t in doc if t.pos_ in ('NOUN', 'PROPN')), None)
+    if noun is None:
+        return None
+    return chunk_of(noun) or doc[noun.left_edge.i:noun.i + 1]
 
 
 def load_pipeline(model: str) -> Language:
