@@ -8,6 +8,7 @@ from rcl_interfaces.msg import ParameterType
 import rclpy
 from rclpy.context import Context
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 import yaml
 
 from zsris_ros.grounding.config import GroundingConfig, preset_fields
@@ -64,11 +65,24 @@ def allowed(comment: str) -> str | None:
     return found.group(1) if found else None
 
 
+#: DDS domains of their own for the two contexts below. In one domain they would discover
+#: each other inside this process, and Fast DDS can deadlock destroying a writer while the
+#: other participant's reader is matched with it (seen: a suite run hung in destroy_node).
+FIXTURE_DOMAIN, TEST_DOMAIN = 231, 232
+
+
+def parameters_context(domain_id: int, *arguments: str) -> Context:
+    """Start a context that only holds parameters: command-line arguments, no signals."""
+    context = Context()
+    rclpy.init(context=context, domain_id=domain_id, args=['--ros-args', *arguments],
+               signal_handler_options=SignalHandlerOptions.NO)
+    return context
+
+
 @pytest.fixture(scope='module')
 def node():
     """Declare the parameters on a node given the file the way a launch file passes it."""
-    context = Context()
-    rclpy.init(context=context, args=['--ros-args', '--params-file', str(PARAMS_FILE)])
+    context = parameters_context(FIXTURE_DOMAIN, '--params-file', str(PARAMS_FILE))
     node = Node('grounding_node', context=context)
     declare_parameters(node)
     yield node
@@ -134,9 +148,7 @@ def test_a_user_file_that_changes_the_preset_gets_the_whole_preset(tmp_path):
     edited = PARAMS_FILE.read_text().replace('model_preset: real', 'model_preset: tiny')
     path = tmp_path / 'mine.yaml'
     path.write_text(edited)
-    context = Context()
-    rclpy.init(context=context, args=['--ros-args', '--params-file', str(path),
-                                      '-p', 'v:=0.25'])
+    context = parameters_context(TEST_DOMAIN, '--params-file', str(path), '-p', 'v:=0.25')
     node = Node('grounding_node', context=context)
     try:
         config, _ = declare_parameters(node)
