@@ -4,7 +4,8 @@ Where weights are looked for, and what happens when the file found is not good.
 A weights_dir given for CLIP is used offline. A cached SAM checkpoint is checked against the
 sha256 prefix in its official name whenever it is used (the check is remembered per size and
 mtime), and any checkpoint that does not load is one error naming the file, the setting and
-how to replace it.
+how to replace it. With `offline`, a missing file is an error naming it and the fetch command.
+(Downloads themselves are tested against real servers in test/tools/test_weights_cli.py.)
 """
 
 import hashlib
@@ -15,9 +16,10 @@ import torch
 
 from zsris_ros.grounding import GroundingConfig, ModelConfigError, weights
 from zsris_ros.grounding.models import load_clip, load_sam
-from zsris_ros.grounding.weights import (clip_checkpoint_path, HF_DEFAULT_FILE,
-                                         sam_checkpoint_path, unusable_checkpoint,
-                                         VERIFIED_SUFFIX, WeightsUnavailableError)
+from zsris_ros.grounding.weights import (clip_checkpoint_path, expected_digest, fetch_command,
+                                         HF_DEFAULT_FILE, sam_checkpoint_path,
+                                         unusable_checkpoint, verification, VERIFIED_SUFFIX,
+                                         WeightsUnavailableError)
 from zsris_ros.tools import cli
 
 CPU = torch.device('cpu')
@@ -148,3 +150,66 @@ def test_the_cli_reports_a_garbage_checkpoint_in_one_line(tmp_path, capsys, samp
     assert code == cli.EXIT_CONFIG
     [line] = capsys.readouterr().err.strip().splitlines()
     assert str(bad) in line and line.endswith('(option --sam-checkpoint)')
+
+
+def test_the_fetch_command_spells_only_what_differs_from_the_preset():
+    assert fetch_command(GroundingConfig()) == 'zsris weights fetch --preset real'
+    config = GroundingConfig(preset='tiny', sam_checkpoint='auto', weights_dir='/w x',
+                             v=0.5, offline=True)
+    assert fetch_command(config) == \
+        "zsris weights fetch --preset tiny --sam-checkpoint auto --weights-dir '/w x'"
+
+
+def hub_cache(root, files):
+    """Lay files out as the Hugging Face cache does: blobs named by sha256, linked by name."""
+    repo = root / 'models--timm--vit_base_patch32_clip_224.openai'
+    (repo / 'refs').mkdir(parents=True)
+    (repo / 'refs' / 'main').write_text('0123abcd')
+    (repo / 'blobs').mkdir()
+    snapshot = repo / 'snapshots' / '0123abcd'
+    snapshot.mkdir(parents=True)
+    for name, data in files.items():
+        blob = repo / 'blobs' / hashlib.sha256(data).hexdigest()
+        blob.write_bytes(data)
+        (snapshot / name).symlink_to(blob)
+    return snapshot
+
+
+def test_offline_clip_lookup_finds_the_file_open_clip_prefers(tmp_path):
+    snapshot = hub_cache(tmp_path, {HF_DEFAULT_FILE: b'bin', 'open_clip_model.safetensors': b's'})
+    found = clip_checkpoint_path('ViT-B-32', 'openai', str(tmp_path), offline=True)
+    assert found == str(snapshot / 'open_clip_model.safetensors')
+
+
+def test_offline_names_the_missing_file_and_an_interrupted_download(tmp_path, monkeypatch):
+    monkeypatch.setenv('ZSRIS_SAM_URL_TINY', 'http://127.0.0.1:9/sam_tiny_abcdef.pth')
+    (tmp_path / 'sam_tiny_abcdef.pth.part').write_bytes(b'half')
+    with pytest.raises(WeightsUnavailableError) as error:
+        sam_checkpoint_path('tiny', 'auto', str(tmp_path), offline=True, fetch_hint='zsris x')
+    assert error.value.setting == 'offline'
+    assert str(error.value) == (
+        f'SAM checkpoint {tmp_path / "sam_tiny_abcdef.pth"} is missing and offline is true, '
+        'so it is not downloaded; fetch it beforehand with `zsris x` (it resumes the '
+        f'interrupted download {tmp_path / "sam_tiny_abcdef.pth.part"}), or set offline to '
+        'false')
+    with pytest.raises(WeightsUnavailableError, match='offline is true'):
+        clip_checkpoint_path('ViT-B-32', 'openai', str(tmp_path), offline=True)
+
+
+def test_cached_files_are_checked_against_the_digest_their_name_gives(tmp_path):
+    data = b'weights' * 100
+    snapshot = hub_cache(tmp_path, {'model.bin': data})
+    git_blob = snapshot.parent.parent / 'blobs' / hashlib.sha1(
+        b'blob %d\0' % len(data) + data).hexdigest()
+    git_blob.write_bytes(data)
+    named = tmp_path / f'sam_tiny_{hashlib.sha256(data).hexdigest()[:6]}.pth'
+    named.write_bytes(data)
+    plain = tmp_path / 'weights.pth'
+    plain.write_bytes(data)
+    for path in (snapshot / 'model.bin', git_blob, named):
+        assert verification(path) == 'unchecked'
+        assert verification(path, rehash=True) == 'verified'
+        assert verification(path) == 'verified', 'a passed check is remembered'
+        damage(path.resolve(), keep_mtime=False)
+        assert verification(path, rehash=True) == 'damaged'
+    assert expected_digest(plain) is None and verification(plain, rehash=True) == 'unknown'

@@ -120,6 +120,10 @@ class GroundingConfig(BaseModel):
         '', description="Folder for downloaded SAM and CLIP weights; '' means "
         '$XDG_CACHE_HOME/zsris_ros for SAM and the Hugging Face cache for CLIP',
         restart=True, changes_answers=False)
+    offline: bool = setting(
+        False, description='Never download weights: a SAM or CLIP file missing from the '
+        "cache is an error naming it and the 'zsris weights fetch' command that gets it "
+        'beforehand', restart=True, changes_answers=False)
     spacy_model: str = setting(
         'en_core_web_sm', description='spaCy pipeline used to find the target noun phrase',
         restart=True)

@@ -16,8 +16,8 @@ from segment_anything.modeling import (ImageEncoderViT, MaskDecoder, PromptEncod
 import torch
 
 from .config import GroundingConfig
-from .weights import (clip_checkpoint_path, CLIP_SETTING, sam_checkpoint_path, SAM_SETTING,
-                      unusable_checkpoint)
+from .weights import (clip_checkpoint_path, CLIP_SETTING, fetch_command, sam_checkpoint_path,
+                      SAM_SETTING, unusable_checkpoint)
 
 LOGGER = logging.getLogger(__name__)
 MODEL_CONFIG_DIR = Path(__file__).with_name('model_configs')
@@ -102,7 +102,8 @@ def load_sam(config: GroundingConfig, device: torch.device) -> Sam:
         torch.manual_seed(RANDOM_INIT_SEED)
         sam = SAM_BUILDERS[config.sam_model]()
     if config.sam_checkpoint != 'none':
-        path = sam_checkpoint_path(config.sam_model, config.sam_checkpoint, config.weights_dir)
+        path = sam_checkpoint_path(config.sam_model, config.sam_checkpoint, config.weights_dir,
+                                   offline=config.offline, fetch_hint=fetch_command(config))
         LOGGER.info('loading SAM %s weights from %s', config.sam_model, path)
         _load_sam_weights(sam, path, config)
     return sam.eval().to(device)
@@ -159,7 +160,8 @@ def load_clip(config: GroundingConfig, device: torch.device) -> ClipModel:
 def _clip_weights(config: GroundingConfig) -> str | None:
     if config.clip_pretrained == 'none':
         return None
-    path = clip_checkpoint_path(config.clip_model, config.clip_pretrained, config.weights_dir)
+    path = clip_checkpoint_path(config.clip_model, config.clip_pretrained, config.weights_dir,
+                                offline=config.offline, fetch_hint=fetch_command(config))
     LOGGER.info('loading CLIP %s weights from %s', config.clip_model, path)
     return path
 

@@ -12,7 +12,7 @@ import json
 import logging
 from pathlib import Path
 import sys
-from typing import Callable, get_args, Iterator, Sequence
+from typing import Callable, get_args, Iterator, NoReturn, Sequence
 
 from pydantic import ValidationError
 
@@ -21,6 +21,7 @@ from .bags.layout import (COMMAND_TOPIC, IMAGE_TOPIC, INFO_TOPIC, SAMPLE_BAG, ST
 from .errors import InputError
 from .evaluation.refer_data import DEFAULT_SPLIT_BY, SPLIT_BYS, SPLITS
 from ..grounding.config import GroundingConfig
+from ..grounding.weights import FETCH_SETTINGS
 from ..ros.settings import NodeSettings
 
 #: Exit status for configuration problems and unusable input: missing weights, bad settings,
@@ -28,10 +29,13 @@ from ..ros.settings import NodeSettings
 EXIT_CONFIG = 2
 
 
-def add_config_options(parser: argparse.ArgumentParser) -> None:
-    """One --option per GroundingConfig field, so the CLI never drifts from the config."""
+def add_config_options(parser: argparse.ArgumentParser,
+                       only: Sequence[str] | None = None) -> None:
+    """One --option per GroundingConfig field (or per field in only), never drifting."""
     group = parser.add_argument_group('grounding settings (defaults from the preset)')
     for name, field in GroundingConfig.model_fields.items():
+        if only is not None and name not in only:
+            continue
         kind = field.annotation if field.annotation in (int, float) else str
         choices = getattr(field.annotation, '__args__', None)
         group.add_argument(
@@ -111,6 +115,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(format_rows(summary))
     print(f'overlays and summary.json in {args.out}')
     return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """Call a running node's ground service; exit 0 ok, 1 other status, 3 no answer."""
+    from .live.ask import ask
+
+    return ask(args.text, args.service, args.timeout, Path(args.image) if args.image else None)
 
 
 def cmd_toy_eval(args: argparse.Namespace) -> int:
@@ -281,6 +292,48 @@ def add_bag_commands(commands: argparse._SubParsersAction) -> None:
                             help='storage format (default: %(default)s)')
 
 
+def cmd_weights_fetch(args: argparse.Namespace) -> int:
+    """Download and verify every weight file the settings load, ahead of any mission."""
+    from .weights import fetch_weights
+
+    return fetch_weights(config_from_args(args))
+
+
+def cmd_weights_list(args: argparse.Namespace) -> int:
+    """Show the cached weight files: name, path, size and whether they verified."""
+    from .weights import list_weights
+
+    return list_weights(args.weights_dir, args.verify, args.json)
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """A parser whose usage errors are one line (a bad --preset, say) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print the error and where to read the usage, on one line."""
+        self.exit(EXIT_CONFIG, f'{self.prog}: error: {message}; see {self.prog} --help\n')
+
+
+def add_weights_commands(commands: argparse._SubParsersAction) -> None:
+    """`zsris weights fetch|list`: weights fetched ahead of time, and what is cached."""
+    weights = commands.add_parser('weights', help='fetch weights ahead of time, or list the '
+                                  'cached ones')
+    kinds = weights.add_subparsers(dest='weights_command', required=True,
+                                   parser_class=OneLineErrorParser)
+    fetch = kinds.add_parser('fetch', help='download and verify every weight file the preset '
+                             '(and the model options given) needs')
+    add_config_options(fetch, only=FETCH_SETTINGS)
+    fetch.set_defaults(handler=cmd_weights_fetch)
+    listing = kinds.add_parser('list', help='the cached weight files: name, size, verified, '
+                               'path')
+    listing.add_argument('--weights-dir', default='',
+                         help=GroundingConfig.model_fields['weights_dir'].description)
+    listing.add_argument('--verify', action='store_true',
+                         help='hash every file again instead of trusting the checks on record')
+    listing.add_argument('--json', action='store_true', help='print one JSON object')
+    listing.set_defaults(handler=cmd_weights_list)
+
+
 def _add_refer_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--root', required=True, help='REFER data folder (holds refcoco/, '
                         'refcoco+/, refcocog/ and images/)')
@@ -350,6 +403,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument('--out', default='demo_out', help='folder for overlays and summary')
     demo.set_defaults(handler=cmd_demo)
 
+    ask = commands.add_parser('ask', help="ask a running node's ground service; print JSON")
+    ask.add_argument('text', help='the command ("pick up the red mug")')
+    ask.add_argument('--service', default='ground',
+                     help='service name, e.g. /robot/ground for a namespaced node')
+    ask.add_argument('--image', help='ground on this image file, not the camera frame')
+    ask.add_argument('--timeout', type=float, default=60.0,
+                     help='seconds to wait for the node and for its answer')
+    ask.set_defaults(handler=cmd_ask)
+
     params = commands.add_parser('params', help="print the node's parameter file (YAML)")
     params.add_argument('--markdown', action='store_true', help='a Markdown table instead')
     params.add_argument('--into', metavar='FILE',
@@ -359,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_commands(commands)
     add_bag_commands(commands)
     add_toy_commands(commands)
+    add_weights_commands(commands)
     return parser
 
 
