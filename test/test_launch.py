@@ -277,13 +277,13 @@ def test_command_on_remapped_topics_gets_a_result(launch, probe):
     images = probe.create_publisher(Image, IMAGE_TOPIC, qos_profile_sensor_data)
     commands = probe.create_publisher(String, COMMAND_TOPIC, reliable)
     results = []
-    probe.create_subscription(String, f'/{NAMESPACE}/result',
+    probe.create_subscription(String, f'/{NAMESPACE}/result/json',
                               lambda msg: results.append(json.loads(msg.data)),
                               QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
 
     def connected() -> bool:
         return bool(images.get_subscription_count() and commands.get_subscription_count()
-                    and probe.count_publishers(f'/{NAMESPACE}/result'))
+                    and probe.count_publishers(f'/{NAMESPACE}/result/json'))
 
     assert _spin_until(executor, connected, 180), (
         'the node never subscribed to the remapped topics or published result:\n'
@@ -300,7 +300,7 @@ def test_command_on_remapped_topics_gets_a_result(launch, probe):
         sent.append(image.header.stamp)
 
     assert _spin_until(executor, lambda: results, 180, every=publish), (
-        f'no result on /{NAMESPACE}/result ({len(sent)} frames sent):\n' + launch.output())
+        f'no result on /{NAMESPACE}/result/json ({len(sent)} frames sent):\n' + launch.output())
     print(f'result {time.monotonic() - launch.started:.1f} s after ros2 launch')
     result = results[0]
     assert result['command'] == COMMAND

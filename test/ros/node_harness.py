@@ -19,6 +19,7 @@ from typing import Any, Callable, TypeVar
 
 from builtin_interfaces.msg import Time
 import cv2
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped
 import numpy as np
 from rcl_interfaces.msg import Parameter as ParameterMsg
@@ -167,7 +168,8 @@ class Harness:
         self.namespace = namespace
         self.process = NodeProcess(namespace, parameters, log_path)
         self._lock = threading.Lock()
-        self._received: dict[str, list[Any]] = {name: [] for name in ('result', *OUTPUT_TYPES)}
+        self._received: dict[str, list[Any]] = {
+            name: [] for name in ('result', 'diagnostics', *OUTPUT_TYPES)}
         self.node = Node(f'harness_{namespace}', context=context)
         topic = f'/{namespace}/'.__add__
         node = self.node
@@ -178,10 +180,12 @@ class Harness:
         self.info_pub = node.create_publisher(CameraInfo, topic('camera_info'), SENSOR_QOS)
         self.command_pub = node.create_publisher(String, topic('command'), COMMAND_QOS)
         self.result_sub = node.create_subscription(
-            String, topic('result'), self._keeper('result', _parse_result), RESULT_QOS)
+            String, topic('result/json'), self._keeper('result', _parse_result), RESULT_QOS)
         self.output_subs = {
             name: node.create_subscription(kind, topic(name), self._keeper(name), OUTPUT_QOS)
             for name, kind in OUTPUT_TYPES.items()}
+        self.diagnostics_sub = node.create_subscription(
+            DiagnosticArray, '/diagnostics', self._keep_own_status, 10)
         service = f'/{namespace}/grounding_node/'
         self.set_client = node.create_client(SetParameters, service + 'set_parameters')
         self.get_client = node.create_client(GetParameters, service + 'get_parameters')
@@ -203,6 +207,20 @@ class Harness:
             with self._lock:
                 self._received[name].append(item)
         return keep
+
+    def _keep_own_status(self, msg: DiagnosticArray) -> None:
+        """Keep this node's statuses from the shared /diagnostics topic."""
+        own = [status for status in msg.status
+               if status.name.startswith(f'/{self.namespace}/grounding_node:')]
+        with self._lock:
+            self._received['diagnostics'].extend(own)
+
+    def diagnostics(self, level: int, timeout: float = 30.0) -> Any:
+        """Wait for a /diagnostics status of this node at `level` (0 OK, 1 WARN, 2 ERROR)."""
+        return self.wait_for(
+            lambda: next((status for status in reversed(self.received('diagnostics'))
+                          if status.level == bytes([level])), None),
+            timeout, f'a diagnostics status at level {level}')
 
     def received(self, name: str) -> list[Any]:
         """Copy everything received so far on one of our subscriptions."""
@@ -458,7 +476,7 @@ class InProcessClient:
         #: Each result as it came, before JSON parsing (which would accept NaN and Infinity).
         self.raw_results: list[str] = []
         self.arrived = threading.Condition()
-        self.node.create_subscription(String, 'result', self._keep, RESULT_QOS)
+        self.node.create_subscription(String, 'result/json', self._keep, RESULT_QOS)
 
     def _keep(self, msg: String) -> None:
         with self.arrived:

@@ -6,20 +6,27 @@ chosen, only structural facts: one result per command, masks, points and stamps 
 with each other and with what was published, and errors that are answered, not fatal.
 """
 
+import json
 import math
 import os
 from pathlib import Path
+import subprocess
 import sys
 import time
 
 import numpy as np
 import pytest
+from rclpy.action import ActionClient
+from rclpy.task import Future
 from visualization_msgs.msg import Marker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from node_harness import (camera_info_msg, CameraStream, compressed_msg,  # noqa: E402, I100
                           frame_leak_bytes, Harness, image_msg, sample_rgb, stamp, stamp_dict,
                           STARTUP_TIMEOUT_S)
+
+from zsris_ros.action import Ground as GroundAction  # noqa: E402
+from zsris_ros.srv import Ground as GroundService  # noqa: E402
 
 WIDTH, HEIGHT = 320, 240
 K = (300.0, 0.0, 160.0, 0.0, 310.0, 120.0, 0.0, 0.0, 1.0)
@@ -40,6 +47,7 @@ DEDICATED = {
     'noframe': {'next_frame_timeout': 1.0},
     'burst': {'command_queue_size': 3, 'next_frame_timeout': 600.0},
     'badsam': {'sam_checkpoint': '/nonexistent/sam.pth'},
+    'queued': {'frame_policy': 'next', 'next_frame_timeout': 600.0, 'command_queue_size': 1},
 }
 
 
@@ -491,3 +499,204 @@ def test_failed_model_load_answers_every_command_with_the_reason(nodes):
         assert result['status'] == 'error', result
         assert '/nonexistent/sam.pth' in result['message'], result
     assert node.process.alive()
+    status = node.diagnostics(level=2)
+    assert '/nonexistent/sam.pth' in status.message
+    assert {v.key: v.value for v in status.values}['model state'] == 'failed'
+
+
+def test_diagnostics_report_health_and_stage_latencies(node):
+    node.ground(node.unique('the cup'))
+    status = node.wait_for(
+        lambda: next((s for s in reversed(node.received('diagnostics'))
+                      if any(v.key == 'total p95 ms' for v in s.values)), None),
+        30.0, 'a diagnostics status with latencies')
+    values = {v.key: v.value for v in status.values}
+    assert status.hardware_id == 'cpu'
+    assert values['model state'] == 'ready'
+    assert int(values['commands answered']) >= 1
+    for stage in ('total', 'queue_wait'):
+        assert float(values[f'{stage} p95 ms']) >= float(values[f'{stage} p50 ms']) >= 0.0
+
+
+# The ground service and action: the same queue, worker and answers as topic commands.
+
+CALL_TIMEOUT_S = 60.0
+
+
+def done(node, future: Future, timeout: float = CALL_TIMEOUT_S):
+    """Wait for a future the harness's spinner completes; return its result."""
+    node.wait_for(future.done, timeout, 'the call to complete')
+    return future.result()
+
+
+def call(node, command: str, image=None) -> GroundService.Response:
+    client = node.node.create_client(GroundService, f'/{node.namespace}/ground')
+    try:
+        assert client.wait_for_service(timeout_sec=30.0)
+        request = GroundService.Request(command=command, use_image=image is not None)
+        if image is not None:
+            request.image = image
+        return done(node, client.call_async(request))
+    finally:
+        node.node.destroy_client(client)
+
+
+class Goal:
+    """One action goal: its handle, the feedback stages heard, and its result future."""
+
+    def __init__(self, client: ActionClient, node, command: str) -> None:
+        self.stages: list[str] = []
+        self.node = node
+        sent = client.send_goal_async(GroundAction.Goal(command=command),
+                                      feedback_callback=self._feedback)
+        self.handle = done(node, sent)
+        assert self.handle.accepted
+        self.result_future = self.handle.get_result_async()
+
+    def _feedback(self, msg) -> None:
+        self.stages.append(msg.feedback.stage)
+
+    def result(self):
+        return done(self.node, self.result_future)
+
+
+@pytest.fixture
+def action_client(nodes):
+    clients = []
+
+    def make(label: str) -> ActionClient:
+        node = nodes[label]
+        client = ActionClient(node.node, GroundAction, f'/{node.namespace}/ground')
+        assert client.wait_for_server(timeout_sec=30.0)
+        clients.append((node, client))
+        return client
+    yield make
+    for _, client in clients:
+        client.destroy()
+
+
+def test_a_service_call_is_answered_like_a_topic_command(nodes):
+    node = nodes['main']
+    node.wait_ready(image_msg(sample_rgb(), 'rgb8', next_stamp()))
+    frame = image_msg(sample_rgb(), 'rgb8', next_stamp())
+    node.publish_frame(frame)
+    text = node.unique('the red cup')
+    response = call(node, text)
+    typed = response.result
+    assert typed.command == text
+    assert typed.status in ('ok', 'no_match', 'ambiguous'), typed.message
+    assert (typed.image_header.stamp.sec, typed.image_header.stamp.nanosec) == (
+        frame.header.stamp.sec, frame.header.stamp.nanosec)
+    assert [t.stage for t in typed.timings][-1] == 'queue_wait'
+    published = node.result_for(text)
+    assert published['status'] == typed.status
+    assert published['score'] == pytest.approx(typed.score, rel=1e-5)
+    if typed.status == 'ok':
+        assert (response.mask.width, response.mask.height) == (frame.width, frame.height)
+        assert response.mask.encoding == 'mono8'
+        assert sum(response.mask.data) // 255 == typed.area
+
+
+def test_a_request_grounds_on_the_image_it_brings(nodes):
+    node = nodes['main']
+    node.wait_ready(image_msg(sample_rgb(), 'rgb8', next_stamp()))
+    own = image_msg(sample_rgb()[:200, :300].copy(), 'rgb8', stamp(42, 7))
+    response = call(node, node.unique('the plate'), own)
+    assert response.result.status != 'error', response.result.message
+    assert (response.result.image_header.stamp.sec, response.result.num_proposals > 0) == (
+        42, True)
+    if response.result.status == 'ok':
+        assert (response.mask.width, response.mask.height) == (300, 200)
+
+
+def test_a_request_with_a_bad_image_gets_its_status_and_the_node_serves_on(nodes):
+    node = nodes['main']
+    node.wait_ready(image_msg(sample_rgb(), 'rgb8', next_stamp()))
+    bad = image_msg(sample_rgb(), 'rgb8', stamp(43, 0))
+    bad.encoding = 'rgb17'
+    response = call(node, node.unique('the cup'), bad)
+    assert response.result.status == 'error'
+    assert 'rgb17' in response.result.message
+    assert response.mask.data == [] or len(response.mask.data) == 0
+    assert call(node, node.unique('the cup')).result.status != 'error'
+
+
+def test_an_action_reports_each_stage_and_its_result(nodes, action_client):
+    node = nodes['main']
+    node.wait_ready(image_msg(sample_rgb(), 'rgb8', next_stamp()))
+    node.publish_frame(image_msg(sample_rgb(), 'rgb8', next_stamp()))
+    goal = Goal(action_client('main'), node, node.unique('the red cup'))
+    answer = goal.result()
+    assert answer.result.result.status in ('ok', 'no_match', 'ambiguous')
+    node.wait_for(lambda: len(goal.stages) >= 4, 10.0, 'all feedback')
+    assert goal.stages == ['queued', 'waiting_for_frame', 'proposals', 'scoring']
+
+
+def test_cancel_while_queued_and_while_running(nodes, action_client):
+    """
+    Cancel one goal while it runs and one while it waits; overflow the queue with a call.
+
+    Under frame_policy next the worker waits for a frame: the first goal is running, the
+    second queued; a third request finds the one-slot queue full and is dropped at once.
+    """
+    node = nodes['queued']
+    node.wait_connected()
+    client = action_client('queued')
+    running = Goal(client, node, node.unique('the cup'))
+    node.wait_for(lambda: 'waiting_for_frame' in running.stages, 60.0, 'the first goal to run')
+    queued = Goal(client, node, node.unique('the plate'))
+    dropped = call(node, node.unique('the bowl'))
+    assert dropped.result.status == 'dropped'
+    done(node, queued.handle.cancel_goal_async())
+    done(node, running.handle.cancel_goal_async())
+    node.publish_frame(image_msg(sample_rgb(), 'rgb8', next_stamp()), confirm=False)
+    for goal, when in ((running, 'during inference'), (queued, 'while queued')):
+        answer = goal.result()
+        assert answer.status == 5, answer  # action_msgs/GoalStatus.STATUS_CANCELED
+        assert answer.result.result.status == 'cancelled'
+        assert when in answer.result.result.message
+    after = Goal(client, node, node.unique('the cup'))
+    node.wait_for(lambda: 'waiting_for_frame' in after.stages, 60.0, 'the next goal to run')
+    node.publish_frame(image_msg(sample_rgb(), 'rgb8', next_stamp()), confirm=False)
+    assert after.result().result.result.status not in ('error', 'cancelled')
+
+
+def test_a_node_stopped_with_requests_in_flight_exits_cleanly(ros_context, tmp_path):
+    node = Harness(ros_context, f'zsris_inflight_{os.getpid()}',
+                   {'frame_policy': 'next', 'next_frame_timeout': 600.0}, tmp_path / 'node.log')
+    client = ActionClient(node.node, GroundAction, f'/{node.namespace}/ground')
+    try:
+        node.wait_connected()
+        assert client.wait_for_server(timeout_sec=30.0)
+        goal = Goal(client, node, 'the cup')
+        node.wait_for(lambda: 'waiting_for_frame' in goal.stages, 60.0, 'the goal to run')
+        service = node.node.create_client(GroundService, f'/{node.namespace}/ground')
+        assert service.wait_for_service(timeout_sec=30.0)
+        service.call_async(GroundService.Request(command='the plate'))
+        time.sleep(0.5)
+    finally:
+        log = node.close()
+        client.destroy()
+    assert node.process.process.returncode == 0 and 'Traceback' not in log, log
+
+
+def run_ask(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(Path(sys.executable).with_name('zsris')), 'ask', *arguments],
+                          capture_output=True, text=True, timeout=120, env=os.environ)
+
+
+def test_zsris_ask_prints_the_answer_and_exits_by_status(nodes):
+    node = nodes['main']
+    node.wait_ready(image_msg(sample_rgb(), 'rgb8', next_stamp()))
+    text = node.unique('the red cup')
+    done = run_ask(text, '--service', f'/{node.namespace}/ground')
+    answer = json.loads(done.stdout)
+    assert answer['command'] == text
+    assert done.returncode == (0 if answer['status'] == 'ok' else 1), done.stderr
+    assert node.result_for(text)['status'] == answer['status']
+
+
+def test_zsris_ask_without_a_node_says_so():
+    done = run_ask('the cup', '--service', '/nobody/ground', '--timeout', '1')
+    assert done.returncode == 3
+    assert json.loads(done.stdout)['status'] == 'timeout'

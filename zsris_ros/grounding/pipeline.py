@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 import logging
 import time
-from typing import ContextManager, Hashable, Iterator
+from typing import Callable, ContextManager, Hashable, Iterator
 
 import numpy as np
 import torch
@@ -102,14 +102,16 @@ class GroundingPipeline:
 
     @torch.inference_mode()
     def ground_many(self, image_rgb: np.ndarray, texts: list[str],
-                    frame_key: Hashable | None = None,
-                    depth_m: np.ndarray | None = None) -> list[GroundingResult]:
+                    frame_key: Hashable | None = None, depth_m: np.ndarray | None = None,
+                    on_stage: Callable[[str], None] | None = None) -> list[GroundingResult]:
         """
         Ground several expressions, computing proposals and visual features once.
 
         With a frame_key (e.g. the camera stamp), proposals and features are also kept for
         later commands on the same frame, in a small LRU cache. depth_m, an aligned depth
         image in metres, lets the spatial stage read "nearest", "behind" and the like.
+        on_stage hears 'proposals' and 'scoring' as they start, for callers that report
+        progress (the node's action feedback).
         """
         config = self.config
         start = time.perf_counter()
@@ -118,7 +120,11 @@ class GroundingPipeline:
         if pending:
             _check_image(image_rgb, config.max_frame_pixels)
             timings: dict[str, float] = {}
+            if on_stage is not None:
+                on_stage('proposals')
             masks, features = self._frame_features(image_rgb, config, frame_key, timings)
+            if on_stage is not None:
+                on_stage('scoring')
             for result, reading in pending:
                 if len(masks) == 0:
                     result.status, result.message = 'no_proposals', 'no mask proposals'

@@ -60,6 +60,18 @@ class FrameStore:
         with self._changed:
             return self._pairer.command(time.monotonic_ns(), policy)
 
+    def given(self, msg: Any, refused: str = '') -> Pairing[Frame]:
+        """
+        Pair a request with the image it brought (a service or action call), not the camera's.
+
+        It takes a sequence number like a camera frame, so the frame cache never confuses it
+        with another image of the same stamp; it never becomes the latest camera frame.
+        """
+        with self._changed:
+            self._sequence += 1
+            frame = Frame(msg, stamp_ns(msg.header), self._sequence, refused)
+            return Pairing(time.monotonic_ns(), frame, decided=True)
+
     def cancel(self, pairing: Pairing[Frame]) -> None:
         """Withdraw the claim of a command that will not be answered."""
         with self._changed:

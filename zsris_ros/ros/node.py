@@ -6,6 +6,7 @@ worker thread loads the models and answers commands in order, so a slow inferenc
 blocks the subscriptions and every command gets exactly one `result`.
 """
 
+import contextlib
 from dataclasses import dataclass
 import faulthandler
 import os
@@ -13,14 +14,17 @@ import queue
 import sys
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped
 import numpy as np
 from pydantic import ValidationError
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.action import ActionServer, CancelResponse
+from rclpy.action.server import ServerGoalHandle
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -31,26 +35,47 @@ import torch
 from visualization_msgs.msg import Marker
 
 from .frames import Frame, FrameStore
+from .health import HealthMonitor
 from .image_conversion import (bgr8_image, check_frame_size, depth_from_image,
                                ImageConversionError, mono8_image, rgb_from_compressed,
                                rgb_from_image)
-from .messages import metric_point, pixel_point, result_message, target_marker
+from .messages import (diagnostic_array, metric_point, pixel_point, result_message,
+                       target_marker, typed_result)
 from .parameters import (declare_parameters, describe_invalid, ParameterError,
                          to_settings_names)
 from .settings import NodeSettings, ROS_NAMES
+from ..action import Ground as GroundAction
 from ..frame_policy import Pairing, stamp_ns
 from ..grounding import GroundingConfig, GroundingPipeline, GroundingResult
 from ..grounding.geometry import target_point
 from ..grounding.models import ModelConfigError
 from ..grounding.overlay import draw_overlay
+from ..msg import GroundingResult as GroundingResultMsg
+from ..srv import Ground as GroundService
 
 RESULT_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 #: Seconds a stopping node may take to clean up before it exits regardless.
 STOP_GRACE_S = 15.0
+#: Threads for the callbacks that never block: frames, commands, timers, parameters.
+EXECUTOR_THREADS = 4
 #: Longest wait of the executor before it checks whether SIGINT shut the context down.
 SPIN_WAKE_S = 0.5
 #: What a node that needed its last-resort exit prints first.
 STUCK_AFTER_SHUTDOWN = 'grounding_node: still running after shutdown'
+
+
+@dataclass
+class Caller:
+    """
+    Whoever waits for one command's answer besides the result topic: a service or an action.
+
+    `reply` hears the result exactly once; `cancelled` is asked before and after inference;
+    `progress` hears each stage as it starts.
+    """
+
+    reply: Callable[[GroundingResult], None]
+    cancelled: Callable[[], bool] = lambda: False
+    progress: Callable[[str], None] = lambda stage: None
 
 
 @dataclass
@@ -60,6 +85,7 @@ class Command:
     text: str
     received: float
     pairing: Pairing[Frame]
+    caller: Caller | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +140,18 @@ class GroundingNode(Node):
         self.target_pub = self.create_publisher(PointStamped, 'target_point', 10)
         self.overlay_pub = self.create_publisher(Image, 'overlay', 10)
         self.marker_pub = self.create_publisher(Marker, 'marker', 10)
-        self.result_pub = self.create_publisher(String, 'result', RESULT_QOS)
+        self.result_pub = self.create_publisher(GroundingResultMsg, 'result', RESULT_QOS)
+        self.result_json_pub = self.create_publisher(String, 'result/json', RESULT_QOS)
+        requests_group = ReentrantCallbackGroup()  # each call waits for its own answer
+        self.create_service(GroundService, 'ground', self._on_ground_request,
+                            callback_group=requests_group)
+        self._action_server = ActionServer(
+            self, GroundAction, 'ground', self._on_ground_goal,
+            cancel_callback=lambda _: CancelResponse.ACCEPT, callback_group=requests_group)
+        self.health = HealthMonitor(node_settings.diagnostics_window)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.create_timer(node_settings.diagnostics_period, self._publish_diagnostics,
+                          callback_group=MutuallyExclusiveCallbackGroup())
 
         self._worker = threading.Thread(target=self._work, name='grounding', daemon=True)
         self._worker.start()
@@ -162,14 +199,68 @@ class GroundingNode(Node):
         self.frames.camera_info = msg
 
     def _on_command(self, msg: String) -> None:
-        pairing = self.frames.pair(self.settings.node.frame_policy)
-        command = Command(text=msg.data, received=time.monotonic(), pairing=pairing)
+        self.enqueue(msg.data)
+
+    def _on_ground_request(self, request: GroundService.Request,
+                           response: GroundService.Response) -> GroundService.Response:
+        """Answer a service call through the same queue and worker as topic commands."""
+        result = self._answer_for(request, Caller(reply=lambda _: None))
+        response.result, response.mask = typed_result(result), _mask_message(result)
+        return response
+
+    def _on_ground_goal(self, goal: ServerGoalHandle) -> GroundAction.Result:
+        """Run an action goal like a service call, with feedback per stage and cancel."""
+        start = time.monotonic()
+
+        def progress(stage: str) -> None:
+            goal.publish_feedback(GroundAction.Feedback(
+                stage=stage, elapsed_ms=(time.monotonic() - start) * 1000.0))
+
+        progress('queued')
+        result = self._answer_for(goal.request, Caller(
+            reply=lambda _: None, cancelled=lambda: goal.is_cancel_requested,
+            progress=progress))
+        if self._shutting_down():
+            with contextlib.suppress(Exception):  # the context is gone: no status goes out
+                goal.abort()
+        elif result.status == 'cancelled':
+            goal.canceled()
+        else:
+            goal.succeed()
+        return GroundAction.Result(result=typed_result(result), mask=_mask_message(result))
+
+    def _answer_for(self, request: Any, caller: Caller) -> GroundingResult:
+        """Queue a request (service or action goal) and wait for its one result."""
+        answers: queue.Queue[GroundingResult] = queue.Queue(maxsize=1)
+        caller.reply = answers.put
+        self.enqueue(request.command, request.image if request.use_image else None, caller)
+        while True:
+            try:
+                return answers.get(timeout=SPIN_WAKE_S)
+            except queue.Empty:
+                if self._shutting_down():
+                    return GroundingResult.failure(request.command, 'dropped',
+                                                   'node shutting down')
+
+    def enqueue(self, text: str, image: Image | CompressedImage | None = None,
+                caller: Caller | None = None) -> None:
+        """
+        Queue a command from any path (topic, service, action) for the one worker.
+
+        Without an image the command is paired with a camera frame under the frame policy;
+        with one (a service or action request that brought it), it is grounded on that.
+        """
+        if image is None:
+            pairing = self.frames.pair(self.settings.node.frame_policy)
+        else:
+            pairing = self.frames.given(image, self._refusal(image, 'request'))
+        command = Command(text=text, received=time.monotonic(), pairing=pairing, caller=caller)
         try:
             self.commands.put_nowait(command)
         except queue.Full:
             self.frames.cancel(pairing)
-            self.get_logger().warning(f'command queue full, dropping {msg.data[:80]!r}')
-            self._publish_result(self._finish(command, GroundingResult.failure(
+            self.get_logger().warning(f'command queue full, dropping {text[:80]!r}')
+            self._deliver(command, self._finish(command, GroundingResult.failure(
                 command.text, 'dropped', 'command queue is full')))
 
     def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
@@ -205,7 +296,7 @@ class GroundingNode(Node):
             if self._shutting_down():
                 return  # SIGINT or destroy_node during inference: nothing can publish now
             try:
-                self._publish_result(result)
+                self._deliver(command, result)
             except Exception:  # noqa: BLE001 - the context may go away after the check
                 if not self._shutting_down():
                     raise
@@ -259,6 +350,10 @@ class GroundingNode(Node):
     def _answer(self, command: Command) -> GroundingResult:
         """Exactly one result per command, whatever goes wrong."""
         settings = self._adopt_settings()
+        if _cancelled(command):
+            self.frames.cancel(command.pairing)
+            return self._finish(command, GroundingResult.failure(
+                command.text, 'cancelled', 'cancelled while queued'))
         try:
             result = self._ground(command, settings)
         except Exception as error:  # noqa: BLE001 - never lose a command
@@ -275,6 +370,9 @@ class GroundingNode(Node):
     def _ground(self, command: Command, settings: Settings) -> GroundingResult:
         if self.pipeline is None:
             return GroundingResult.failure(command.text, 'error', self.load_error)
+        progress = command.caller.progress if command.caller else None
+        if progress is not None:
+            progress('waiting_for_frame')
         frame = self._frame_for(command, settings.node)
         if frame is None:
             return GroundingResult.failure(command.text, 'no_image',
@@ -287,9 +385,15 @@ class GroundingNode(Node):
             return _on_frame(GroundingResult.failure(command.text, 'error', str(error)), frame)
         depth, depth_problem = self._paired_depth(frame, settings)
         result = self.pipeline.ground_many(
-            rgb, [command.text], frame_key=(frame.stamp_ns, frame.sequence), depth_m=depth)[0]
+            rgb, [command.text], frame_key=(frame.stamp_ns, frame.sequence), depth_m=depth,
+            on_stage=progress)[0]
+        if _cancelled(command):
+            return _on_frame(GroundingResult.failure(
+                command.text, 'cancelled', 'cancelled during inference'), frame)
         acts = result.status == 'ok' or (result.status == 'ambiguous'
                                          and settings.node.act_on_ambiguous)
+        if not acts:
+            result.mask = None
         if result.mask is not None and acts:
             self._publish_outputs(frame, rgb, result, settings, depth, depth_problem)
         return _on_frame(result, frame)
@@ -345,11 +449,45 @@ class GroundingNode(Node):
             - result.timings_ms.get('total', 0.0), 3)
         return result
 
+    def _deliver(self, command: Command, result: GroundingResult) -> None:
+        """Publish the result, then answer whoever called for it."""
+        self._publish_result(result)
+        if command.caller is not None:
+            command.caller.reply(result)
+
     def _publish_result(self, result: GroundingResult) -> None:
-        self.result_pub.publish(result_message(result.to_dict()))
+        self.health.record(result.status, result.timings_ms)
+        self.result_pub.publish(typed_result(result))
+        self.result_json_pub.publish(result_message(result.to_dict()))
         self.get_logger().info(
             f'{result.status}: {result.command[:80]!r} -> {result.noun_phrase[:80]!r} '
             f'score {result.score}')
+
+    def _publish_diagnostics(self) -> None:
+        """Report model state, queue, failures and stage latencies for operators' tools."""
+        pipeline = self.pipeline
+        loaded = pipeline is not None
+        state = 'failed' if self.load_error else 'ready' if loaded else 'loading'
+        health = self.health.report(state, self.load_error, self.commands.qsize(),
+                                    self.commands.maxsize)
+        device = str(pipeline.device) if loaded else self.settings.config.device
+        self.diagnostics_pub.publish(diagnostic_array(
+            self.get_clock().now().to_msg(), f'{self.get_fully_qualified_name()}: grounding',
+            device, health))
+
+
+def _mask_message(result: GroundingResult) -> Image:
+    """Return the answer's mask as mono8, stamped like its frame; empty without one."""
+    if result.mask is None:
+        return Image()
+    stamp = result.image_stamp or {}
+    header = Header(frame_id=result.frame_id)
+    header.stamp.sec, header.stamp.nanosec = stamp.get('sec', 0), stamp.get('nanosec', 0)
+    return mono8_image(result.mask, header)
+
+
+def _cancelled(command: Command) -> bool:
+    return command.caller is not None and command.caller.cancelled()
 
 
 def _merged(settings: Settings, changes: dict[str, Any]) -> Settings:
@@ -392,7 +530,10 @@ def main(args: list[str] | None = None) -> int:
         return 2
     threading.Thread(target=_exit_when_stuck, args=(node.context, STOP_GRACE_S),
                      name='stop-watchdog', daemon=True).start()
-    executor = MultiThreadedExecutor()
+    # Service calls and action goals each hold a thread while queued; one per queue slot
+    # keeps the frame and command callbacks running however many are waiting.
+    executor = MultiThreadedExecutor(
+        num_threads=EXECUTOR_THREADS + node.settings.node.command_queue_size)
     executor.add_node(node)
     try:
         spin_until_shutdown(executor, node.context)

@@ -42,6 +42,13 @@ class NodeSettings(BaseModel):
     overlay_alpha: float = setting(
         0.5, ge=0.0, le=1.0, description='Opacity of the mask in the overlay image',
         changes_answers=False)
+    diagnostics_period: float = setting(
+        1.0, ge=0.1, le=60.0, restart=True, changes_answers=False,
+        description='Seconds between health reports on /diagnostics')
+    diagnostics_window: int = setting(
+        100, ge=1, le=10000, restart=True, changes_answers=False,
+        description='Recent commands the diagnostics latency percentiles and failure counts '
+        'cover')
     marker_scale: float = setting(
         0.05, ge=0.001, le=10.0, description='Diameter (m) of the target marker sphere',
         changes_answers=False)

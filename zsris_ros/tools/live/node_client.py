@@ -132,7 +132,8 @@ class NodeClient:
         self._lock = threading.Lock()
         self.results: list[dict[str, Any]] = []
         self.masks: list[Image] = []
-        self.node.create_subscription(String, f'{namespace}/result', self._on_result, RELIABLE)
+        self.node.create_subscription(String, f'{namespace}/result/json', self._on_result,
+                                      RELIABLE)
         self.node.create_subscription(Image, f'{namespace}/mask', self._on_mask, RELIABLE)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
