@@ -6,8 +6,10 @@ For example:
       command:=/speech/text depth:=/camera/aligned_depth_to_color/image_raw \
       camera_info:=/camera/color/camera_info namespace:=zsris device:=cuda
 
-The parameter file sets every parameter; model_preset and device may also be given as launch
-arguments, and then (only then) they override the file.
+The parameter file sets every parameter; model_preset, device and autostart may also be given
+as launch arguments, and then (only then) they override the file. The node is a lifecycle
+node that configures and activates itself (autostart); autostart:=false leaves it
+unconfigured for a lifecycle manager or `ros2 lifecycle set <node> configure`.
 """
 
 from launch import LaunchDescription
@@ -31,14 +33,15 @@ ARGUMENTS = [
                                           'grounding.yaml']), 'Parameter file of the node'),
 ]
 #: Node parameters that are also launch arguments; empty means "as the parameter file says".
-PARAMETER_ARGUMENTS = ('model_preset', 'device')
+PARAMETER_ARGUMENTS = ('model_preset', 'device', 'autostart')
 
 
 def parameter_argument(name: str) -> DeclareLaunchArgument:
     """Declare a launch argument for a node parameter, described and bounded as the node is."""
     row = next(row for row in parameter_rows() if row.name == name)
+    choices = ('true', 'false') if row.kind is bool else row.choices
     return DeclareLaunchArgument(
-        name, default_value='', choices=['', *row.choices],
+        name, default_value='', choices=['', *choices],
         description=f'{row.description}. Empty: as the parameter file says')
 
 

@@ -39,7 +39,7 @@ HARNESS_VENV = Path(os.environ.get('ZSRIS_ROS2_LAUNCH_VENV', REPO / 'build' / 'r
 SAMPLE_IMAGE = REPO / 'zsris_ros' / 'data' / 'tabletop.png'
 
 ARGUMENTS = {'namespace', 'image', 'command', 'depth', 'camera_info', 'params_file',
-             'model_preset', 'device'}
+             'model_preset', 'device', 'autostart'}
 NAMESPACE = 'launchtest'
 IMAGE_TOPIC, COMMAND_TOPIC = '/cam/image_raw', '/speech/text'
 #: What the user's parameter file changes from the shipped one; no launch argument repeats it.
@@ -338,5 +338,31 @@ def test_a_given_argument_overrides_the_parameter_file(ros_env, tmp_path, user_p
         assert _get_parameter(ros_env, 'launchoverride', 'model_preset') == (
             'String value is: toy'), running.output()
         assert _get_parameter(ros_env, 'launchoverride', 'device') == 'String value is: cpu'
+    finally:
+        _stop(running)
+
+
+def _call_service(ros_env: dict[str, str], name: str, kind: str, request: str = '{}') -> str:
+    done = _run(['ros2', 'service', 'call', name, kind, request], 120, env=ros_env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_autostart_false_leaves_a_lifecycle_node_for_its_manager(ros_env, tmp_path,
+                                                                 user_params_file):
+    running = Launch(ros_env, tmp_path / 'ros2_launch.log',
+                     [f'params_file:={user_params_file}', 'autostart:=false'],
+                     namespace='launchmanaged')
+    node = '/launchmanaged/grounding_node'
+    try:
+        assert _get_parameter(ros_env, 'launchmanaged', 'autostart') == (
+            'Boolean value is: False'), running.output()
+        state = _call_service(ros_env, f'{node}/get_state', 'lifecycle_msgs/srv/GetState')
+        assert "label='unconfigured'" in state, state
+        configured = _call_service(ros_env, f'{node}/change_state',
+                                   'lifecycle_msgs/srv/ChangeState', '{transition: {id: 1}}')
+        assert 'success=True' in configured, configured + running.output()
+        state = _call_service(ros_env, f'{node}/get_state', 'lifecycle_msgs/srv/GetState')
+        assert "label='inactive'" in state, state
     finally:
         _stop(running)

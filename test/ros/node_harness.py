@@ -368,10 +368,16 @@ class Harness:
 
     # Life cycle.
 
-    def wait_connected(self, timeout: float = STARTUP_TIMEOUT_S) -> None:
-        """Both directions of every topic discovered (the node's endpoints exist)."""
-        endpoints = [self.image_pub, self.compressed_pub, self.depth_pub, self.info_pub,
-                     self.command_pub]
+    def wait_connected(self, timeout: float = STARTUP_TIMEOUT_S, cameras: bool = True) -> None:
+        """
+        Both directions of every topic discovered (the node's endpoints exist).
+
+        The camera topics only once the node is active (`cameras`): a lifecycle node that is
+        not subscribes to commands alone, to answer them with its state.
+        """
+        endpoints = [self.command_pub]
+        if cameras:
+            endpoints += [self.image_pub, self.compressed_pub, self.depth_pub, self.info_pub]
         self.wait_for(lambda: all(p.get_subscription_count() > 0 for p in endpoints)
                       and self.result_sub.get_publisher_count() > 0
                       and all(s.get_publisher_count() > 0 for s in self.output_subs.values()),
@@ -476,6 +482,7 @@ class InProcessClient:
         #: Each result as it came, before JSON parsing (which would accept NaN and Infinity).
         self.raw_results: list[str] = []
         self.arrived = threading.Condition()
+        self._frames = 0
         self.node.create_subscription(String, 'result/json', self._keep, RESULT_QOS)
 
     def _keep(self, msg: String) -> None:
@@ -493,8 +500,24 @@ class InProcessClient:
             time.sleep(0.02)
 
     def ask(self, text: str, timeout: float = 60.0) -> dict[str, Any]:
-        """Publish a frame and a command; return the command's result."""
-        self.image.publish(image_msg(sample_rgb(), 'rgb8', stamp(1_700_000_000)))
+        """
+        Show the node a new frame, then send a command; return the command's result.
+
+        A frame and a command travel on separate readers, so a command sent right after its
+        frame may overtake it and be grounded on the previous one (whose features are
+        cached: a fault injected into the proposals would never be reached). A blank
+        command, answered at once with the stamp of the node's latest frame, confirms it.
+        """
+        self._frames += 1
+        frame = image_msg(sample_rgb(), 'rgb8', stamp(1_700_000_000, self._frames))
+        deadline = time.monotonic() + timeout
+        while self._send(' ', timeout).get('image_stamp') != stamp_dict(frame.header.stamp):
+            assert time.monotonic() < deadline, f'frame {self._frames} never became latest'
+            self.image.publish(frame)
+            time.sleep(0.05)
+        return self._send(text, timeout)
+
+    def _send(self, text: str, timeout: float) -> dict[str, Any]:
         with self.arrived:
             seen = len(self.results)
             self.command.publish(String(data=text))

@@ -24,7 +24,8 @@ def test_a_ready_node_answering_is_ok_with_its_figures():
 
 
 @pytest.mark.parametrize('state, queue, statuses, level, words', [
-    ('loading', 0, [], WARN, 'models loading'),
+    ('loading', 0, [], WARN, 'not serving: loading'),
+    ('inactive', 0, ['ok'], WARN, 'not serving: inactive'),
     ('ready', 8, ['ok'], WARN, 'queue nearly full (8/10)'),
     ('ready', 0, ['ok', 'dropped', 'ok', 'error'], WARN, '2 of the last 4 commands failed'),
     ('ready', 0, ['ok'] + ['error'] * OUTAGE_RUN, ERROR, f'last {OUTAGE_RUN} commands'),

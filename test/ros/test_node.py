@@ -490,7 +490,7 @@ def test_overlay_is_published_when_subscribed(node):
 
 def test_failed_model_load_answers_every_command_with_the_reason(nodes):
     node = nodes['badsam']
-    node.wait_connected()
+    node.wait_connected(cameras=False)  # configure failed: never active
     texts = [node.send(node.unique('the cup'))]
     node.publish_frame(image_msg(sample_rgb(), 'rgb8', next_stamp()), confirm=False)
     texts += [node.send(node.unique('the plate')), node.send('')]
@@ -675,8 +675,8 @@ def test_a_node_stopped_with_requests_in_flight_exits_cleanly(ros_context, tmp_p
         service.call_async(GroundService.Request(command='the plate'))
         time.sleep(0.5)
     finally:
-        log = node.close()
         client.destroy()
+        log = node.close()
     assert node.process.process.returncode == 0 and 'Traceback' not in log, log
 
 

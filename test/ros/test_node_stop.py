@@ -30,12 +30,21 @@ def shut_down_as_the_signal_thread_does(context: Context) -> None:
     context.handle.shutdown()
 
 
+def release(executor: MultiThreadedExecutor, node: Node, thread: threading.Thread) -> None:
+    """Wake and stop the executor (what a stuck node lacked) and destroy what it spun."""
+    executor.wake()
+    thread.join(5.0)
+    executor.shutdown()
+    node.destroy_node()
+
+
 def test_the_node_loop_returns_when_the_context_goes_down_without_waking_it():
-    context, _, node, thread = spinning(spin_until_shutdown)
+    context, executor, node, thread = spinning(spin_until_shutdown)
     shut_down_as_the_signal_thread_does(context)
     thread.join(SPIN_WAKE_S * 6)
-    node.destroy_node()
-    assert not thread.is_alive(), 'spin_until_shutdown kept waiting after the shutdown'
+    returned = not thread.is_alive()
+    release(executor, node, thread)
+    assert returned, 'spin_until_shutdown kept waiting after the shutdown'
 
 
 def test_a_plain_spin_is_what_hangs_so_the_test_above_can_fail():
@@ -43,8 +52,6 @@ def test_a_plain_spin_is_what_hangs_so_the_test_above_can_fail():
     shut_down_as_the_signal_thread_does(context)
     thread.join(SPIN_WAKE_S * 6)
     still_waiting = thread.is_alive()
-    executor.wake()  # what the stuck node lacked; nothing of rclpy may outlive the test
-    thread.join(5.0)
-    node.destroy_node()
+    release(executor, node, thread)
     assert still_waiting, 'rclpy now wakes executors on shutdown; the bounded loop may go'
     assert not thread.is_alive()

@@ -16,9 +16,10 @@ import numpy as np
 #: and `candidates`), no_match and no_proposals come from the pipeline; error
 #: from anything that failed; no_image, dropped and timeout from whoever delivers the frame
 #: and the command (the node, the bag replay, the demo's wait for an answer); cancelled when
-#: the caller withdrew the request (an action goal cancelled while queued or running).
+#: the caller withdrew the request (an action goal cancelled while queued or running);
+#: inactive when the (lifecycle) node is not active.
 Status = Literal['ok', 'ambiguous', 'no_match', 'no_proposals', 'error', 'no_image',
-                 'dropped', 'timeout', 'cancelled']
+                 'dropped', 'timeout', 'cancelled', 'inactive']
 STATUSES: tuple[str, ...] = get_args(Status)
 RANDOM_WEIGHTS_WARNING = 'tiny or random-weight models: answers are meaningless'
 

@@ -50,7 +50,8 @@ class HealthMonitor:
         """
         Judge the node's health now.
 
-        `model_state` is loading, ready or failed (then `problem` says why). Errors mean the
+        `model_state` is ready, loading, failed (then `problem` says why) or a lifecycle state
+        (unconfigured, inactive) in which the node does not answer. Errors mean the
         node cannot answer (models failed, or the last OUTAGE_RUN commands all failed);
         warnings mean answers are at risk (still loading, queue nearly full, recent failures).
         """
@@ -76,7 +77,7 @@ class HealthMonitor:
         if len(tail) == OUTAGE_RUN and all(status in FAILED for status in tail):
             return ERROR, f'the last {OUTAGE_RUN} commands all failed ({tail[-1]})'
         if model_state != 'ready':
-            return WARN, f'models {model_state}'
+            return WARN, f'not serving: {model_state}'
         if queue_depth >= QUEUE_WARN_FRACTION * queue_capacity:
             return WARN, f'command queue nearly full ({queue_depth}/{queue_capacity})'
         if failed:

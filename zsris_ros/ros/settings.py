@@ -19,6 +19,10 @@ class NodeSettings(BaseModel):
 
     model_config = ConfigDict(extra='forbid', validate_assignment=True)
 
+    autostart: bool = setting(
+        True, restart=True, changes_answers=False,
+        description='Configure (load the models) and activate at start-up; false leaves the '
+        'lifecycle node unconfigured for a lifecycle manager or `ros2 lifecycle set`')
     frame_policy: Literal['latest', 'next'] = setting(
         'latest', description='Ground a command on the latest frame received before it '
         '(latest) or on the first frame after it (next)')
