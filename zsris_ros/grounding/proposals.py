@@ -20,6 +20,7 @@ import torch
 from torchvision.ops.boxes import batched_nms
 
 from .config import GroundingConfig
+from .sam_decoding import decode_point_prompts
 
 
 class Proposer(Protocol):
@@ -73,22 +74,26 @@ class SamProposer:
 
     def _decode(self, points: np.ndarray, config: GroundingConfig
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Masks of one batch of point prompts that pass the IoU and stability filters."""
+        """
+        Masks of one batch of point prompts that pass the IoU and stability filters.
+
+        The IoU filter runs inside the decoder, so only its survivors are upscaled and
+        upsampled to the frame (sam_decoding.py); the stability score needs the full-size
+        logits, as in the stock generator.
+        """
         predictor = self.predictor
         coords = predictor.transform.apply_coords(points, predictor.original_size)
-        coords = torch.as_tensor(coords, device=predictor.device)
-        labels = torch.ones(len(coords), dtype=torch.int, device=predictor.device)
-        logits, quality, _ = predictor.predict_torch(
-            coords[:, None, :], labels[:, None], multimask_output=True, return_logits=True)
-        logits, quality = logits.flatten(0, 1), quality.flatten(0, 1)
+        coords = torch.as_tensor(coords, dtype=torch.float, device=predictor.device)
+        low_res, quality = decode_point_prompts(predictor.model, predictor.features, coords,
+                                                config.pred_iou_thresh)
+        logits = predictor.model.postprocess_masks(
+            low_res[:, None], predictor.input_size, predictor.original_size)[:, 0]
         threshold = predictor.model.mask_threshold
-        keep = torch.ones_like(quality, dtype=torch.bool)
-        if config.pred_iou_thresh > 0.0:
-            keep &= quality > config.pred_iou_thresh
         if config.stability_score_thresh > 0.0:
             stability = calculate_stability_score(logits, threshold, STABILITY_OFFSET)
-            keep &= stability >= config.stability_score_thresh
-        return logits[keep] > threshold, quality[keep]
+            keep = stability >= config.stability_score_thresh
+            logits, quality = logits[keep], quality[keep]
+        return logits > threshold, quality
 
 
 class StockSamProposer:

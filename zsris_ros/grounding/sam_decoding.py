@@ -1,0 +1,56 @@
+"""
+SAM's mask decoder for the automatic point grid, paying only for masks that can survive.
+
+The stock automatic generator decodes every prompt to three 256x256 masks through the
+decoder's upscaling convolutions, upsamples all of them to the frame and only then drops
+those whose predicted IoU is under `pred_iou_thresh`. The predicted IoU comes from the
+decoder's transformer, before the upscaling, so a mask that fails it never needs upscaling
+or upsampling: the prompts with no surviving mask skip both, and of the others only the
+surviving masks are upsampled. The arithmetic of every mask that is kept is SAM's own;
+`test_proposals.py` checks the proposals equal the stock generator's.
+"""
+
+from segment_anything.modeling import Sam
+import torch
+
+
+def decode_point_prompts(model: Sam, image_embedding: torch.Tensor, coords: torch.Tensor,
+                         pred_iou_thresh: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """
+    Decode one positive point per prompt to the three multimask outputs that survive.
+
+    `coords` (B, 2) are in the model's input frame (after SamPredictor's transform). Returns
+    the low-resolution logits (K, 256, 256) and predicted IoUs (K,) of the masks whose IoU
+    passes the threshold (all of them with a threshold of 0), prompt by prompt in order.
+    """
+    decoder = model.mask_decoder
+    labels = torch.ones((len(coords), 1), dtype=torch.int, device=coords.device)
+    sparse, dense = model.prompt_encoder(points=(coords[:, None, :], labels), boxes=None,
+                                         masks=None)
+    tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight])
+    tokens = torch.cat([tokens.expand(len(coords), -1, -1), sparse], dim=1)
+    image = image_embedding.expand(len(coords), -1, -1, -1) + dense
+    positions = model.prompt_encoder.get_dense_pe().expand_as(image)
+    token_out, image_out = decoder.transformer(image, positions, tokens)
+    # Token 0 predicts the IoUs; tokens 2.. are the three multimask outputs (1 is the single
+    # mask output, which the automatic grid does not use).
+    quality = decoder.iou_prediction_head(token_out[:, 0])[:, 1:]
+    survives = quality > pred_iou_thresh if pred_iou_thresh > 0.0 else torch.ones_like(
+        quality, dtype=torch.bool)
+    prompts = survives.any(dim=1)
+    logits = _upscaled_masks(decoder, token_out[prompts], image_out[prompts], image.shape)
+    return logits[survives[prompts]], quality[survives]
+
+
+def _upscaled_masks(decoder: torch.nn.Module, token_out: torch.Tensor,
+                    image_out: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """Return the (P, 3, 256, 256) multimask logits of the prompts given."""
+    channels, height, width = shape[1:]
+    if not len(token_out):
+        return token_out.new_zeros((0, 3, 4 * height, 4 * width))
+    image_out = image_out.transpose(1, 2).reshape(len(token_out), channels, height, width)
+    upscaled = decoder.output_upscaling(image_out)
+    hyper = torch.stack([decoder.output_hypernetworks_mlps[i](token_out[:, 1 + i])
+                         for i in range(1, decoder.num_mask_tokens)], dim=1)
+    flat = upscaled.flatten(2)
+    return (hyper @ flat).view(len(token_out), -1, *upscaled.shape[2:])
