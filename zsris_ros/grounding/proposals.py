@@ -20,7 +20,7 @@ import torch
 from torchvision.ops.boxes import batched_nms
 
 from .config import GroundingConfig
-from .sam_decoding import decode_point_prompts
+from .sam_decoding import decode_point_prompts, predicted_ious
 
 
 class Proposer(Protocol):
@@ -71,6 +71,22 @@ class SamProposer:
         boxes = batched_mask_to_box(masks).float()
         keep = batched_nms(boxes, quality, torch.zeros_like(quality), config.box_nms_thresh)
         return masks[keep], quality[keep]
+
+    @torch.inference_mode()
+    def grid_quality(self, image_rgb: np.ndarray, config: GroundingConfig) -> torch.Tensor:
+        """Return the predicted IoU of every mask of the point grid, before any filter."""
+        height, width = image_rgb.shape[:2]
+        predictor = self.predictor
+        predictor.set_image(image_rgb)
+        grid = build_point_grid(config.points_per_side) * np.array([[width, height]])
+        coords = torch.as_tensor(predictor.transform.apply_coords(grid, predictor.original_size),
+                                 dtype=torch.float, device=predictor.device)
+        step = config.points_per_batch
+        quality = torch.cat([
+            predicted_ious(predictor.model, predictor.features, coords[i:i + step]).flatten()
+            for i in range(0, len(coords), step)])
+        predictor.reset_image()
+        return quality
 
     def _decode(self, points: np.ndarray, config: GroundingConfig
                 ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -23,6 +23,25 @@ def decode_point_prompts(model: Sam, image_embedding: torch.Tensor, coords: torc
     the low-resolution logits (K, 256, 256) and predicted IoUs (K,) of the masks whose IoU
     passes the threshold (all of them with a threshold of 0), prompt by prompt in order.
     """
+    token_out, image_out, shape = _transformer(model, image_embedding, coords)
+    quality = _multimask_ious(model, token_out)
+    survives = quality > pred_iou_thresh if pred_iou_thresh > 0.0 else torch.ones_like(
+        quality, dtype=torch.bool)
+    prompts = survives.any(dim=1)
+    logits = _upscaled_masks(model.mask_decoder, token_out[prompts], image_out[prompts], shape)
+    return logits[survives[prompts]], quality[survives]
+
+
+def predicted_ious(model: Sam, image_embedding: torch.Tensor, coords: torch.Tensor
+                   ) -> torch.Tensor:
+    """Return the (B, 3) predicted IoUs of the prompts' multimask outputs, decoding no mask."""
+    token_out, _, _ = _transformer(model, image_embedding, coords)
+    return _multimask_ious(model, token_out)
+
+
+def _transformer(model: Sam, image_embedding: torch.Tensor, coords: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Size]:
+    """Run the decoder's two-way transformer on one point per prompt."""
     decoder = model.mask_decoder
     labels = torch.ones((len(coords), 1), dtype=torch.int, device=coords.device)
     sparse, dense = model.prompt_encoder(points=(coords[:, None, :], labels), boxes=None,
@@ -32,14 +51,17 @@ def decode_point_prompts(model: Sam, image_embedding: torch.Tensor, coords: torc
     image = image_embedding.expand(len(coords), -1, -1, -1) + dense
     positions = model.prompt_encoder.get_dense_pe().expand_as(image)
     token_out, image_out = decoder.transformer(image, positions, tokens)
-    # Token 0 predicts the IoUs; tokens 2.. are the three multimask outputs (1 is the single
-    # mask output, which the automatic grid does not use).
-    quality = decoder.iou_prediction_head(token_out[:, 0])[:, 1:]
-    survives = quality > pred_iou_thresh if pred_iou_thresh > 0.0 else torch.ones_like(
-        quality, dtype=torch.bool)
-    prompts = survives.any(dim=1)
-    logits = _upscaled_masks(decoder, token_out[prompts], image_out[prompts], image.shape)
-    return logits[survives[prompts]], quality[survives]
+    return token_out, image_out, image.shape
+
+
+def _multimask_ious(model: Sam, token_out: torch.Tensor) -> torch.Tensor:
+    """
+    Read the predicted IoUs of the three multimask outputs off the transformer's tokens.
+
+    Token 0 predicts the IoUs; tokens 2.. are the three multimask outputs (1 is the single
+    mask output, which the automatic grid does not use).
+    """
+    return model.mask_decoder.iou_prediction_head(token_out[:, 0])[:, 1:]
 
 
 def _upscaled_masks(decoder: torch.nn.Module, token_out: torch.Tensor,

@@ -101,7 +101,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Time the reference-style pipeline and ours on the same frames and weights."""
     from .bench import format_report, run_bench
 
-    report = run_bench(config_from_args(args), args.frames, args.commands, args.frame_scale)
+    report = run_bench(config_from_args(args), args.frames, args.commands, args.frame_scale,
+                       args.realistic_load)
     print(json.dumps(report) if args.json else format_report(report))
     return 0
 
@@ -389,6 +390,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument('--frame-scale', type=float, default=1.0,
                        help='resize the 320x240 bench frames by this factor (camera size)')
     bench.add_argument('--json', action='store_true', help='print one JSON object')
+    bench.add_argument('--realistic-load', action='store_true',
+                       help="random SAM weights: let a real scene's share of masks through "
+                       'every stage (see README "Speed")')
     add_config_options(bench)
     bench.set_defaults(handler=cmd_bench)
 
