@@ -81,3 +81,21 @@ def test_upsampling_maps_pixel_centres_onto_the_nearest_source_pixel():
     labels = np.arange(6).reshape(2, 3)
     assert np.array_equal(upsampled(labels, (4, 6)), doubled(labels))
     assert upsampled(labels, (2, 3)) is labels
+
+
+def test_segment_prompts_sit_inside_their_segments_and_cost_fewer_prompts(sam, sample_image):
+    from skimage.segmentation import felzenszwalb
+
+    from zsris_ros.grounding.prompts import prompt_points
+
+    image = read_rgb(str(sample_image))
+    grid_config = GroundingConfig(preset='tiny', device='cpu', points_per_side=16)
+    config = grid_config.model_copy(update={'sam_prompts': 'segments'})
+    points = prompt_points(image, config)
+    labels = felzenszwalb(image, scale=config.felz_scale, sigma=config.felz_sigma,
+                          min_size=config.felz_min_size)
+    assert 0 < len(points) < len(prompt_points(image, grid_config))
+    hit = {labels[int(y), int(x)] for x, y in points}
+    assert len(hit) == len(points), 'one point per segment, each inside its own'
+    masks = SamProposer(sam).propose(image, config)
+    assert masks.shape[1:] == image.shape[:2] and len(masks) > 0

@@ -155,6 +155,10 @@ class GroundingConfig(BaseModel):
         description='Best cosine score below this answers no_match', frame_key=False)
     points_per_side: int = setting(
         32, ge=1, le=128, description='SAM point grid density (points_per_side^2 prompts)')
+    sam_prompts: Literal['grid', 'segments'] = setting(
+        'grid', description='Where SAM is prompted: the stock point grid (points_per_side^2), '
+        'or one point inside each Felzenszwalb segment (felz_* settings; at most '
+        'points_per_side^2): fewer prompts, faster, approximate (README, Speed)')
     points_per_batch: int = setting(
         64, ge=1, le=4096, description='SAM prompts decoded per batch (memory vs speed)',
         frame_key=False, changes_answers=False)

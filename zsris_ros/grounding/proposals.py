@@ -14,12 +14,12 @@ import cv2
 import numpy as np
 from segment_anything import SamAutomaticMaskGenerator, SamPredictor
 from segment_anything.modeling import Sam
-from segment_anything.utils.amg import (batched_mask_to_box, build_point_grid,
-                                        calculate_stability_score)
+from segment_anything.utils.amg import batched_mask_to_box, calculate_stability_score
 import torch
 from torchvision.ops.boxes import batched_nms
 
 from .config import GroundingConfig
+from .prompts import prompt_points
 from .sam_decoding import decode_point_prompts, predicted_ious
 
 
@@ -60,9 +60,8 @@ class SamProposer:
     def _deduplicated(self, image_rgb: np.ndarray, config: GroundingConfig
                       ) -> tuple[torch.Tensor, torch.Tensor]:
         """Masks of the whole point grid that pass the filters, after box NMS."""
-        height, width = image_rgb.shape[:2]
         self.predictor.set_image(image_rgb)
-        grid = build_point_grid(config.points_per_side) * np.array([[width, height]])
+        grid = prompt_points(image_rgb, config)
         step = config.points_per_batch
         batches = [self._decode(grid[i:i + step], config) for i in range(0, len(grid), step)]
         self.predictor.reset_image()
@@ -75,10 +74,9 @@ class SamProposer:
     @torch.inference_mode()
     def grid_quality(self, image_rgb: np.ndarray, config: GroundingConfig) -> torch.Tensor:
         """Return the predicted IoU of every mask of the point grid, before any filter."""
-        height, width = image_rgb.shape[:2]
         predictor = self.predictor
         predictor.set_image(image_rgb)
-        grid = build_point_grid(config.points_per_side) * np.array([[width, height]])
+        grid = prompt_points(image_rgb, config)
         coords = torch.as_tensor(predictor.transform.apply_coords(grid, predictor.original_size),
                                  dtype=torch.float, device=predictor.device)
         step = config.points_per_batch
