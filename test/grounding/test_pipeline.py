@@ -85,7 +85,7 @@ def test_bad_image_raises_a_clear_error(tiny_pipeline):
 
 def test_frames_over_max_frame_pixels_are_refused_before_proposing(tiny_pipeline, image,
                                                                    monkeypatch):
-    def must_not_propose(frame, config):
+    def must_not_propose(frame, config, timings=None):
         raise AssertionError('an oversized frame reached the proposer')
 
     height, width = image.shape[:2]
@@ -132,11 +132,11 @@ def test_cuda_out_of_memory_retries_once_with_half_batches(tiny_pipeline, image,
     real_propose = tiny_pipeline.proposer.propose
     batches = []
 
-    def propose_running_out_once(frame, config):
+    def propose_running_out_once(frame, config, timings=None):
         batches.append((config.points_per_batch, tiny_pipeline.visual.crop_batch))
         if len(batches) == 1:
             raise torch.cuda.OutOfMemoryError('CUDA out of memory (simulated)')
-        return real_propose(frame, config)
+        return real_propose(frame, config, timings)
 
     monkeypatch.setattr(tiny_pipeline.proposer, 'propose', propose_running_out_once)
     result = tiny_pipeline.ground(image, 'the red mug')
@@ -147,7 +147,7 @@ def test_cuda_out_of_memory_retries_once_with_half_batches(tiny_pipeline, image,
 
 
 def test_cuda_out_of_memory_twice_is_reported(tiny_pipeline, image, monkeypatch):
-    def always_out_of_memory(frame, config):
+    def always_out_of_memory(frame, config, timings=None):
         raise torch.cuda.OutOfMemoryError('CUDA out of memory (simulated)')
 
     monkeypatch.setattr(tiny_pipeline.proposer, 'propose', always_out_of_memory)

@@ -51,7 +51,7 @@ def test_cuda_out_of_memory_retries_then_reports_and_recovers(running, monkeypat
     real = node.pipeline.proposer.propose
     attempts = []
 
-    def out_of_memory(frame, config):
+    def out_of_memory(frame, config, timings=None):
         attempts.append(config.points_per_batch)
         raise torch.cuda.OutOfMemoryError('CUDA out of memory (simulated)')
 

@@ -20,7 +20,8 @@ BACKGROUND_BORDERS = 3
 class FelzenszwalbProposer:
     """Proposes every non-background segment of a frame, largest first."""
 
-    def propose(self, image_rgb: np.ndarray, config: GroundingConfig) -> np.ndarray:
+    def propose(self, image_rgb: np.ndarray, config: GroundingConfig,
+                timings: dict[str, float] | None = None) -> np.ndarray:
         """
         (N, H, W) bool masks, filtered by area and count like SamProposer.propose.
 

@@ -1,11 +1,10 @@
 """Image + text -> grounded mask: proposals -> visual -> text -> score (doc/method.md)."""
 
 from collections import OrderedDict
-from contextlib import contextmanager
 from dataclasses import asdict
 import logging
 import time
-from typing import Callable, ContextManager, Hashable, Iterator
+from typing import Callable, ContextManager, Hashable
 
 import numpy as np
 import torch
@@ -17,7 +16,7 @@ from .geometry import mask_bbox, mask_centroid
 from .models import (ClipModel, compile_encoders, load_clip, load_sam, ModelConfigError,
                      resolve_device)
 from .phrase import PhraseParser
-from .proposals import Proposer, SamProposer
+from .proposals import Proposer, SamProposer, stage_timer
 from .result import GroundingResult, RANDOM_WEIGHTS_WARNING
 from .spatial.parse import SpatialParser
 from .spatial.reading import Reading
@@ -31,13 +30,6 @@ AUTOCAST_DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
 
 class ImageInputError(ValueError):
     """The frame is not an HxWx3 uint8 RGB array."""
-
-
-@contextmanager
-def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
-    start = time.perf_counter()
-    yield
-    timings[stage] = round((time.perf_counter() - start) * 1000.0, 3)
 
 
 class GroundingPipeline:
@@ -182,11 +174,11 @@ class GroundingPipeline:
                             timings: dict[str, float]
                             ) -> tuple[np.ndarray, torch.Tensor | None]:
         with self._precision(config):
-            with _timed(timings, 'proposals'):
-                masks = self.proposer.propose(image_rgb, config)
+            with stage_timer(timings, 'proposals'):
+                masks = self.proposer.propose(image_rgb, config, timings)
             if not len(masks):
                 return masks, None
-            with _timed(timings, 'visual'):
+            with stage_timer(timings, 'visual'):
                 return masks, self._visual_features(image_rgb, masks, config)
 
     def _retry_smaller(self, image_rgb: np.ndarray, config: GroundingConfig,
@@ -218,13 +210,13 @@ class GroundingPipeline:
     def _score(self, result: GroundingResult, reading: Reading | None, masks: np.ndarray,
                features: torch.Tensor, config: GroundingConfig, timings: dict[str, float],
                depth_m: np.ndarray | None) -> None:
-        with _timed(timings, 'text'), self._precision(config):
+        with stage_timer(timings, 'text'), self._precision(config):
             text = self.text.mix(result.referring_expression, result.noun_phrase, config.r)
         scores = self._cosines(features, text)
         result.timings_ms = timings
         result.num_proposals = len(masks)
         if reading is not None and reading.is_spatial:
-            with _timed(timings, 'spatial'):
+            with stage_timer(timings, 'spatial'):
                 best = self._select(result, reading, masks, features, config, depth_m)
             if best is None:
                 return

@@ -8,7 +8,9 @@ batch, which costs more than the network on CPU. `StockSamProposer` is the stock
 kept as the reference the fast path is tested and benchmarked against.
 """
 
-from typing import Protocol
+from contextlib import contextmanager
+import time
+from typing import Iterator, Protocol
 
 import cv2
 import numpy as np
@@ -26,8 +28,9 @@ from .sam_decoding import decode_point_prompts, predicted_ious
 class Proposer(Protocol):
     """Anything that turns a frame into (N, H, W) bool masks, best first."""
 
-    def propose(self, image_rgb: np.ndarray, config: GroundingConfig) -> np.ndarray:
-        """Propose masks for every object-like region of the frame."""
+    def propose(self, image_rgb: np.ndarray, config: GroundingConfig,
+                timings: dict[str, float] | None = None) -> np.ndarray:
+        """Propose masks for every object-like region of the frame; time its stages."""
 
 
 #: segment_anything's default; it shifts the logit thresholds of the stability score.
@@ -41,35 +44,44 @@ class SamProposer:
         self.predictor = SamPredictor(sam)
 
     @torch.inference_mode()
-    def propose(self, image_rgb: np.ndarray, config: GroundingConfig) -> np.ndarray:
+    def propose(self, image_rgb: np.ndarray, config: GroundingConfig,
+                timings: dict[str, float] | None = None) -> np.ndarray:
         """
         (N, H, W) bool masks, best predicted IoU first, filtered by area and count.
 
         On a shrunk frame the filters use each mask's area once upsampled, and only the kept
         masks are upsampled: memory follows max_proposals, not the proposals of the grid.
+        `timings` receives sam_encoder, sam_decoder (with the masks' filters) and sam_post
+        (NMS, area, top-K, upsampling) in ms.
         """
+        timings = {} if timings is None else timings
         shrunk = downscaled(image_rgb, config.proposal_max_side)
-        masks, quality = self._deduplicated(shrunk, config)
-        rows, cols = (torch.from_numpy(source_indices(small, full)).to(masks.device)
-                      for small, full in zip(shrunk.shape[:2], image_rgb.shape[:2]))
-        kept = masks[_best(_upsampled_areas(masks, rows, cols), quality, config)]
-        if kept.shape[1:] != image_rgb.shape[:2]:
-            kept = kept[:, rows][:, :, cols]
-        return kept.cpu().numpy()
+        masks, quality = self._deduplicated(shrunk, config, timings)
+        with stage_timer(timings, 'sam_post'):
+            boxes = batched_mask_to_box(masks).float()
+            keep = batched_nms(boxes, quality, torch.zeros_like(quality), config.box_nms_thresh)
+            masks, quality = masks[keep], quality[keep]
+            rows, cols = (torch.from_numpy(source_indices(small, full)).to(masks.device)
+                          for small, full in zip(shrunk.shape[:2], image_rgb.shape[:2]))
+            kept = masks[_best(_upsampled_areas(masks, rows, cols), quality, config)]
+            if kept.shape[1:] != image_rgb.shape[:2]:
+                kept = kept[:, rows][:, :, cols]
+            return kept.cpu().numpy()
 
-    def _deduplicated(self, image_rgb: np.ndarray, config: GroundingConfig
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Masks of the whole point grid that pass the filters, after box NMS."""
-        self.predictor.set_image(image_rgb)
-        grid = prompt_points(image_rgb, config)
-        step = config.points_per_batch
-        batches = [self._decode(grid[i:i + step], config) for i in range(0, len(grid), step)]
+    def _deduplicated(self, image_rgb: np.ndarray, config: GroundingConfig,
+                      timings: dict[str, float]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Masks of the whole point grid that pass the IoU and stability filters."""
+        with stage_timer(timings, 'sam_encoder'):
+            self.predictor.set_image(image_rgb)
+        with stage_timer(timings, 'sam_decoder'):
+            grid = prompt_points(image_rgb, config)
+            step = config.points_per_batch
+            batches = [self._decode(grid[i:i + step], config)
+                       for i in range(0, len(grid), step)]
         self.predictor.reset_image()
         masks = torch.cat([b[0] for b in batches])
         quality = torch.cat([b[1] for b in batches])
-        boxes = batched_mask_to_box(masks).float()
-        keep = batched_nms(boxes, quality, torch.zeros_like(quality), config.box_nms_thresh)
-        return masks[keep], quality[keep]
+        return masks, quality
 
     @torch.inference_mode()
     def grid_quality(self, image_rgb: np.ndarray, config: GroundingConfig) -> torch.Tensor:
@@ -117,8 +129,9 @@ class StockSamProposer:
         self.sam = sam
 
     @torch.inference_mode()
-    def propose(self, image_rgb: np.ndarray, config: GroundingConfig) -> np.ndarray:
-        """Propose masks under the same contract as SamProposer.propose."""
+    def propose(self, image_rgb: np.ndarray, config: GroundingConfig,
+                timings: dict[str, float] | None = None) -> np.ndarray:
+        """Propose masks under the contract of SamProposer.propose; timed as one stage."""
         generator = SamAutomaticMaskGenerator(
             self.sam,
             points_per_side=config.points_per_side,
@@ -132,6 +145,14 @@ class StockSamProposer:
         records = generator.generate(image_rgb)
         return select_masks([r['segmentation'] for r in records],
                             [r['predicted_iou'] for r in records], config, image_rgb.shape[:2])
+
+
+@contextmanager
+def stage_timer(timings: dict[str, float], stage: str) -> Iterator[None]:
+    """Record the wall time (ms) of the block under `stage`."""
+    start = time.perf_counter()
+    yield
+    timings[stage] = round((time.perf_counter() - start) * 1000.0, 3)
 
 
 def downscaled(image_rgb: np.ndarray, max_side: int) -> np.ndarray:
