@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ..grounding import GroundingConfig, GroundingPipeline
-from ..grounding.proposals import SamProposer, StockSamProposer
+from ..grounding.proposals import SamProposer, stage_timer, StockSamProposer
 from ..image_io import read_rgb
 
 SAMPLE_IMAGE = Path(__file__).resolve().parents[1] / 'data' / 'tabletop.png'
@@ -41,23 +41,30 @@ class ReferencePipeline:
                       if isinstance(proposer, SamProposer) else proposer)
 
     @torch.inference_mode()
-    def ground(self, image_rgb: np.ndarray, text: str) -> np.ndarray | None:
-        """Return the chosen mask, or None without proposals."""
+    def ground(self, image_rgb: np.ndarray, text: str,
+               timings: dict[str, float] | None = None) -> np.ndarray | None:
+        """Return the chosen mask, or None without proposals; `timings` gets each stage."""
+        timings = {} if timings is None else timings
         config, visual, text_encoder = (self.pipeline.config, self.pipeline.visual,
                                         self.pipeline.text)
-        masks = self.stock.propose(image_rgb, config)
+        with stage_timer(timings, 'proposals'):
+            masks = self.stock.propose(image_rgb, config)
         if len(masks) == 0:
             return None
         image = visual.normalize(image_rgb)
-        features = []
-        for mask in torch.from_numpy(masks):
-            single = mask[None]
-            features.append(config.v * visual.global_features(image, single, config.masking_block)
-                            + (1 - config.v) * visual.local_features(image, single))
-        phrase = self.pipeline.phrases.parse(text)
-        tokens = text_encoder.clip.tokenizer(
-            [phrase.referring_expression.lower(), phrase.noun_phrase.lower()])
-        sentence, noun = text_encoder.clip.model.encode_text(tokens.to(self.pipeline.device))
+        singles = [mask[None] for mask in torch.from_numpy(masks)]
+        with stage_timer(timings, 'clip_global'):
+            global_features = [visual.global_features(image, single, config.masking_block)
+                               for single in singles]
+        with stage_timer(timings, 'clip_crops'):
+            local_features = [visual.local_features(image, single) for single in singles]
+        with stage_timer(timings, 'text'):
+            phrase = self.pipeline.phrases.parse(text)
+            tokens = text_encoder.clip.tokenizer(
+                [phrase.referring_expression.lower(), phrase.noun_phrase.lower()])
+            sentence, noun = text_encoder.clip.model.encode_text(tokens.to(self.pipeline.device))
+        features = [config.v * g + (1 - config.v) * local
+                    for g, local in zip(global_features, local_features)]
         query = config.r * sentence + (1 - config.r) * noun
         scores = F.cosine_similarity(torch.cat(features), query[None], dim=-1)
         return masks[int(torch.argmax(scores))]
@@ -157,16 +164,27 @@ def run_bench(config: GroundingConfig, frames: int, commands: int,
     stages = {name: Stage() for name in
               ('baseline_new_frame', 'baseline_repeat', 'fast_new_frame', 'fast_repeat')}
     same = []
+    stage_ms: dict[str, dict[str, list[float]]] = {'baseline': {}, 'fast': {}}
     reference.ground(warm, texts[0])
     pipeline.ground_many(warm, texts, frame_key='warm-up')
     for index, frame in enumerate(bench_frames(frames, scale=frame_scale)):
         for position, text in enumerate(texts):
             kind = 'new_frame' if position == 0 else 'repeat'
-            expected = timed(stages[f'baseline_{kind}'], watch, reference.ground, frame, text)
+            reference_stages: dict[str, float] = {}
+            expected = timed(stages[f'baseline_{kind}'], watch, reference.ground, frame, text,
+                             reference_stages)
             result = timed(stages[f'fast_{kind}'], watch,
                            lambda: pipeline.ground_many(frame, [text], frame_key=index)[0])
             same.append(_same_mask(expected, result.mask))
+            if kind == 'new_frame':
+                for side, timings in (('baseline', reference_stages),
+                                      ('fast', result.timings_ms)):
+                    for name, ms in timings.items():
+                        stage_ms[side].setdefault(name, []).append(ms)
     report = _report(config, pipeline, stages, same, frames, len(texts))
+    report['new_frame_stages_ms'] = {
+        side: {name: round(float(np.median(values)), 1) for name, values in named.items()}
+        for side, named in stage_ms.items()}
     report['filters'] = {name: getattr(pipeline.config, name) for name in REALISTIC_FILTERS}
     report['frame_size'] = list(warm.shape[1::-1])
     report['spatial_stage_ms'] = _spatial_stage(pipeline, config, frames, frame_scale)
@@ -248,6 +266,9 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append(f"speed-up new frame {report['speedup_new_frame']}x, repeat command "
                  f"{report['speedup_repeat_command']}x, same selection: "
                  f"{report['same_selection']}")
+    for side, named in report['new_frame_stages_ms'].items():
+        lines.append(f'{side} new-frame stages (median ms): ' + ', '.join(
+            f'{name} {ms:.0f}' for name, ms in named.items()))
     lines.append('filters: ' + ', '.join(f'{name} {value:g}'
                                          for name, value in report['filters'].items()))
     lines.append(f"spatial stage {report['spatial_stage_ms']:.1f} ms = "
