@@ -56,7 +56,8 @@ def test_ground_end_to_end_with_checkpoint_files(tmp_path, tiny_checkpoints, sam
     assert result['status'] == 'ok'
     assert result['referring_expression'] == 'the red mug on the left'
     assert result['noun_phrase'] == 'the red mug'
-    assert set(result['timings_ms']) == {'proposals', 'visual', 'text', 'spatial', 'total'}
+    assert set(result['timings_ms']) == {'proposals', 'sam_encoder', 'sam_decoder', 'sam_post',
+                                         'visual', 'text', 'spatial', 'total'}
     assert result['warnings'], 'tiny models must warn that answers are meaningless'
     mask = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
     assert mask.shape == (240, 320) and set(np.unique(mask)) <= {0, 255}
