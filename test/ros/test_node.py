@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from rclpy.action import ActionClient
 from rclpy.task import Future
+from sensor_msgs.msg import Image
 from visualization_msgs.msg import Marker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -617,7 +618,9 @@ def test_a_request_with_a_bad_image_gets_its_status_and_the_node_serves_on(nodes
     response = call(node, node.unique('the cup'), bad)
     assert response.result.status == 'error'
     assert 'rgb17' in response.result.message
-    assert response.mask.data == [] or len(response.mask.data) == 0
+    assert len(response.mask.data) == 0
+    empty = call(node, node.unique('the cup'), Image())
+    assert empty.result.status == 'error' and empty.result.message, empty.result
     assert call(node, node.unique('the cup')).result.status != 'error'
 
 
