@@ -40,7 +40,7 @@ def predicted_ious(model: Sam, image_embedding: torch.Tensor, coords: torch.Tens
 
 
 def _transformer(model: Sam, image_embedding: torch.Tensor, coords: torch.Tensor
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Size]:
+                 ) -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]:
     """Run the decoder's two-way transformer on one point per prompt."""
     decoder = model.mask_decoder
     labels = torch.ones((len(coords), 1), dtype=torch.int, device=coords.device)
@@ -48,10 +48,14 @@ def _transformer(model: Sam, image_embedding: torch.Tensor, coords: torch.Tensor
                                          masks=None)
     tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight])
     tokens = torch.cat([tokens.expand(len(coords), -1, -1), sparse], dim=1)
-    image = image_embedding.expand(len(coords), -1, -1, -1) + dense
-    positions = model.prompt_encoder.get_dense_pe().expand_as(image)
+    # Point prompts carry no mask, so the dense embedding is the same for every prompt and
+    # so is the image the transformer starts from. Given once (batch 1) instead of once per
+    # prompt, the first block's image projections run once and broadcast over the prompts;
+    # the image becomes per prompt where the tokens first write into it.
+    image = image_embedding + dense[:1]
+    positions = model.prompt_encoder.get_dense_pe()
     token_out, image_out = decoder.transformer(image, positions, tokens)
-    return token_out, image_out, image.shape
+    return token_out, image_out, (len(coords), *image.shape[1:])
 
 
 def _multimask_ious(model: Sam, token_out: torch.Tensor) -> torch.Tensor:
@@ -65,7 +69,7 @@ def _multimask_ious(model: Sam, token_out: torch.Tensor) -> torch.Tensor:
 
 
 def _upscaled_masks(decoder: torch.nn.Module, token_out: torch.Tensor,
-                    image_out: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+                    image_out: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
     """Return the (P, 3, 256, 256) multimask logits of the prompts given."""
     channels, height, width = shape[1:]
     if not len(token_out):
