@@ -88,15 +88,19 @@ class SamProposer:
         """Return the predicted IoU of every mask of the point grid, before any filter."""
         predictor = self.predictor
         predictor.set_image(image_rgb)
-        grid = prompt_points(image_rgb, config)
-        coords = torch.as_tensor(predictor.transform.apply_coords(grid, predictor.original_size),
-                                 dtype=torch.float, device=predictor.device)
+        coords = self._model_coords(prompt_points(image_rgb, config))
         step = config.points_per_batch
         quality = torch.cat([
             predicted_ious(predictor.model, predictor.features, coords[i:i + step]).flatten()
             for i in range(0, len(coords), step)])
         predictor.reset_image()
         return quality
+
+    def _model_coords(self, points: np.ndarray) -> torch.Tensor:
+        """Map (N, 2) pixel positions of the set image into SAM's input frame."""
+        predictor = self.predictor
+        coords = predictor.transform.apply_coords(points, predictor.original_size)
+        return torch.as_tensor(coords, dtype=torch.float, device=predictor.device)
 
     def _decode(self, points: np.ndarray, config: GroundingConfig
                 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -108,9 +112,8 @@ class SamProposer:
         logits, as in the stock generator.
         """
         predictor = self.predictor
-        coords = predictor.transform.apply_coords(points, predictor.original_size)
-        coords = torch.as_tensor(coords, dtype=torch.float, device=predictor.device)
-        low_res, quality = decode_point_prompts(predictor.model, predictor.features, coords,
+        low_res, quality = decode_point_prompts(predictor.model, predictor.features,
+                                                self._model_coords(points),
                                                 config.pred_iou_thresh)
         logits = predictor.model.postprocess_masks(
             low_res[:, None], predictor.input_size, predictor.original_size)[:, 0]

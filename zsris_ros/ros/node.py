@@ -13,7 +13,6 @@ import faulthandler
 import gc
 import os
 import queue
-import resource
 import sys
 import threading
 import time
@@ -54,6 +53,7 @@ from ..grounding.geometry import target_point
 from ..grounding.models import ModelConfigError
 from ..grounding.overlay import draw_overlay
 from ..msg import GroundingResult as GroundingResultMsg
+from ..process_memory import resident_bytes
 from ..srv import Ground as GroundService
 
 RESULT_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
@@ -299,7 +299,7 @@ class GroundingNode(LifecycleNode):
     def _on_ground_request(self, request: GroundService.Request,
                            response: GroundService.Response) -> GroundService.Response:
         """Answer a service call through the same queue and worker as topic commands."""
-        result = self._answer_for(request, Caller(reply=lambda _: None))
+        result = self._answer_for(request)
         response.result, response.mask = typed_result(result), _mask_message(result)
         return response
 
@@ -312,9 +312,7 @@ class GroundingNode(LifecycleNode):
                 stage=stage, elapsed_ms=(time.monotonic() - start) * 1000.0))
 
         progress('queued')
-        result = self._answer_for(goal.request, Caller(
-            reply=lambda _: None, cancelled=lambda: goal.is_cancel_requested,
-            progress=progress))
+        result = self._answer_for(goal.request, lambda: goal.is_cancel_requested, progress)
         if self._shutting_down():
             with contextlib.suppress(Exception):  # the context is gone: no status goes out
                 goal.abort()
@@ -324,11 +322,12 @@ class GroundingNode(LifecycleNode):
             goal.succeed()
         return GroundAction.Result(result=typed_result(result), mask=_mask_message(result))
 
-    def _answer_for(self, request: Any, caller: Caller) -> GroundingResult:
+    def _answer_for(self, request: Any, cancelled: Callable[[], bool] = lambda: False,
+                    progress: Callable[[str], None] = lambda stage: None) -> GroundingResult:
         """Queue a request (service or action goal) and wait for its one result."""
         answers: queue.Queue[GroundingResult] = queue.Queue(maxsize=1)
-        caller.reply = answers.put
-        self.enqueue(request.command, request.image if request.use_image else None, caller)
+        self.enqueue(request.command, request.image if request.use_image else None,
+                     Caller(answers.put, cancelled, progress))
         while True:
             try:
                 return answers.get(timeout=SPIN_WAKE_S)
@@ -629,20 +628,11 @@ def give_back_freed_memory() -> None:
 
 def memory_in_use() -> dict[str, float]:
     """Return the process's resident memory and, on CUDA, the allocator's (MB)."""
-    usage = {'RSS': resident_mb()}
+    usage = {'RSS': resident_bytes() / 2**20}
     if torch.cuda.is_available():
         usage['CUDA allocated'] = torch.cuda.memory_allocated() / 2**20
         usage['CUDA reserved'] = torch.cuda.memory_reserved() / 2**20
     return usage
-
-
-def resident_mb() -> float:
-    """Return the resident set size now (Linux /proc; the peak elsewhere)."""
-    try:
-        with open('/proc/self/statm') as statm:
-            return int(statm.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _cancelled(command: Command) -> bool:

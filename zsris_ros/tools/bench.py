@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from ..grounding import GroundingConfig, GroundingPipeline
 from ..grounding.proposals import SamProposer, stage_timer, StockSamProposer
 from ..image_io import read_rgb
+from ..process_memory import resident_bytes
 
 SAMPLE_IMAGE = Path(__file__).resolve().parents[1] / 'data' / 'tabletop.png'
 COMMANDS = ['pick up the red mug', 'the blue box in the middle', 'could you hand me the ball',
@@ -99,7 +100,7 @@ class MemoryWatch:
             yield
             grown = torch.cuda.max_memory_allocated(self.device) - base
         else:
-            base, peak, done = _rss(), [_rss()], threading.Event()
+            base, peak, done = resident_bytes(), [resident_bytes()], threading.Event()
             sampler = threading.Thread(target=_sample_rss, args=(peak, done), daemon=True)
             sampler.start()
             try:
@@ -111,14 +112,9 @@ class MemoryWatch:
         stage.peak_mb = max(stage.peak_mb, grown / 2**20)
 
 
-def _rss() -> int:
-    with open('/proc/self/statm') as statm:
-        return int(statm.read().split()[1]) * 4096
-
-
 def _sample_rss(peak: list[int], done: threading.Event) -> None:
     while not done.wait(0.005):
-        peak[0] = max(peak[0], _rss())
+        peak[0] = max(peak[0], resident_bytes())
 
 
 def bench_frames(count: int, seed: int = 0, scale: float = 1.0) -> list[np.ndarray]:
