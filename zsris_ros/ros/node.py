@@ -344,11 +344,9 @@ class GroundingNode(LifecycleNode):
         Without an image the command is paired with a camera frame under the frame policy;
         with one (a service or action request that brought it), it is grounded on that.
         """
-        refusal = self._not_serving()
+        refusal = self._not_serving(text)
         if refusal is not None:
-            refusal.command = text
-            self._deliver(Command(text, time.monotonic(), Pairing(0, decided=True), caller),
-                          refusal)
+            self._deliver(refusal, caller)
             return
         if image is None:
             pairing = self.frames.pair(self.settings.node.frame_policy)
@@ -360,8 +358,8 @@ class GroundingNode(LifecycleNode):
         except queue.Full:
             self.frames.cancel(pairing)
             self.get_logger().warning(f'command queue full, dropping {text[:80]!r}')
-            self._deliver(command, self._finish(command, GroundingResult.failure(
-                command.text, 'dropped', 'command queue is full')))
+            self._deliver(self._finish(command, GroundingResult.failure(
+                command.text, 'dropped', 'command queue is full')), caller)
 
     def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
         """
@@ -398,7 +396,7 @@ class GroundingNode(LifecycleNode):
             if self._shutting_down():
                 return  # SIGINT or destroy_node during inference: nothing can publish now
             try:
-                self._deliver(command, result)
+                self._deliver(result, command.caller)
             except Exception:  # noqa: BLE001 - the context may go away after the check
                 if not self._shutting_down():
                     raise
@@ -415,14 +413,14 @@ class GroundingNode(LifecycleNode):
         finally:
             self._starting = False
 
-    def _not_serving(self) -> GroundingResult | None:
-        """Say why commands are not answered now (None when they are), without waiting."""
+    def _not_serving(self, text: str) -> GroundingResult | None:
+        """Say why `text` is not answered now (None when it is), without waiting."""
         if self.state == 'active' or self._starting:
             return None
         if self.load_error:
-            return GroundingResult.failure('', 'error', self.load_error)
+            return GroundingResult.failure(text, 'error', self.load_error)
         return GroundingResult.failure(
-            '', 'inactive', f'the node is {self.state}: configure and activate it (lifecycle) '
+            text, 'inactive', f'the node is {self.state}: configure and activate it (lifecycle) '
             'to ground commands')
 
     def _load_models(self) -> GroundingPipeline | None:
@@ -470,10 +468,9 @@ class GroundingNode(LifecycleNode):
 
     def _answer(self, command: Command) -> GroundingResult:
         """Exactly one result per command, whatever goes wrong."""
-        refusal = self._not_serving()
+        refusal = self._not_serving(command.text)
         if refusal is not None:
             self.frames.cancel(command.pairing)
-            refusal.command = command.text
             return self._finish(command, refusal)
         settings = self._adopt_settings()
         if _cancelled(command):
@@ -575,11 +572,11 @@ class GroundingNode(LifecycleNode):
             - result.timings_ms.get('total', 0.0), 3)
         return result
 
-    def _deliver(self, command: Command, result: GroundingResult) -> None:
+    def _deliver(self, result: GroundingResult, caller: Caller | None) -> None:
         """Publish the result, then answer whoever called for it."""
         self._publish_result(result)
-        if command.caller is not None:
-            command.caller.reply(result)
+        if caller is not None:
+            caller.reply(result)
 
     def _publish_result(self, result: GroundingResult) -> None:
         self.health.record(result.status, result.timings_ms)
