@@ -127,6 +127,12 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError(f'no VmRSS for pid {pid}')
 
 
+#: After our side sees the node's endpoints, time for the node to match ours: a service or
+#: action server that answers before it has matched the client's reader loses the answer
+#: (seen once: "failed to send response", the goal never accepted).
+DISCOVERY_SETTLE_S = 1.0
+
+
 class NodeProcess(node_client.NodeProcess):
     """The demo's node launcher with the tests' base parameters, memory probe and strictness."""
 
@@ -383,7 +389,7 @@ class Harness:
                       and all(s.get_publisher_count() > 0 for s in self.output_subs.values()),
                       timeout, 'node endpoints to be discovered')
         # Discovery is not symmetric: give the node time to match our endpoints too.
-        time.sleep(0.5)
+        time.sleep(DISCOVERY_SETTLE_S)
 
     def wait_ready(self, probe_frame: Image, timeout: float = STARTUP_TIMEOUT_S) -> None:
         """

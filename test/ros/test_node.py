@@ -23,8 +23,8 @@ from visualization_msgs.msg import Marker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from node_harness import (camera_info_msg, CameraStream, compressed_msg,  # noqa: E402, I100
-                          frame_leak_bytes, Harness, image_msg, sample_rgb, stamp, stamp_dict,
-                          STARTUP_TIMEOUT_S)
+                          DISCOVERY_SETTLE_S, frame_leak_bytes, Harness, image_msg,
+                          sample_rgb, stamp, stamp_dict, STARTUP_TIMEOUT_S)
 
 from zsris_ros.action import Ground as GroundAction  # noqa: E402
 from zsris_ros.srv import Ground as GroundService  # noqa: E402
@@ -534,6 +534,7 @@ def call(node, command: str, image=None) -> GroundService.Response:
     client = node.node.create_client(GroundService, f'/{node.namespace}/ground')
     try:
         assert client.wait_for_service(timeout_sec=30.0)
+        time.sleep(DISCOVERY_SETTLE_S)
         request = GroundService.Request(command=command, use_image=image is not None)
         if image is not None:
             request.image = image
@@ -569,6 +570,7 @@ def action_client(nodes):
         node = nodes[label]
         client = ActionClient(node.node, GroundAction, f'/{node.namespace}/ground')
         assert client.wait_for_server(timeout_sec=30.0)
+        time.sleep(DISCOVERY_SETTLE_S)
         clients.append((node, client))
         return client
     yield make
@@ -671,10 +673,12 @@ def test_a_node_stopped_with_requests_in_flight_exits_cleanly(ros_context, tmp_p
     try:
         node.wait_connected()
         assert client.wait_for_server(timeout_sec=30.0)
+        time.sleep(DISCOVERY_SETTLE_S)
         goal = Goal(client, node, 'the cup')
         node.wait_for(lambda: 'waiting_for_frame' in goal.stages, 60.0, 'the goal to run')
         service = node.node.create_client(GroundService, f'/{node.namespace}/ground')
         assert service.wait_for_service(timeout_sec=30.0)
+        time.sleep(DISCOVERY_SETTLE_S)
         service.call_async(GroundService.Request(command='the plate'))
         time.sleep(0.5)
     finally:

@@ -7,13 +7,15 @@ From another process, the way a lifecycle manager (Nav2's, a launch file's) driv
 import os
 from pathlib import Path
 import sys
+import time
 
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from node_harness import Harness, image_msg, sample_rgb, stamp  # noqa: E402, I100
+from node_harness import (DISCOVERY_SETTLE_S, Harness, image_msg, sample_rgb,  # noqa: E402, I100
+                          stamp)
 
 from zsris_ros.srv import Ground  # noqa: E402
 
@@ -31,6 +33,7 @@ class Lifecycle:
         self.ground = node.node.create_client(Ground, f'/{node.namespace}/ground')
         for client in (self.change, self.get, self.ground):
             assert client.wait_for_service(timeout_sec=60.0)
+        time.sleep(DISCOVERY_SETTLE_S)
 
     def _call(self, client, request):
         future = client.call_async(request)
