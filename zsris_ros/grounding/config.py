@@ -89,6 +89,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         # like 'the object' than the whole: pieces answer only when far better (seeds 20000+:
         # 1 -> 3 lifts ordinal, size and between expressions by 0.02-0.05).
         'spatial_part_margin': 3.0,
+        # What the toy CLIP learnt to call the bare table.
+        'background_prompts': 'the table; background',
+        # Its wider softmax spreads look-alikes further apart (seeds 20000-20039: 0.7 asks
+        # about half the expressions that fit two objects and 3.9 % of clear ones; 0.8 asks
+        # 37 % and 2.7 %; 0.6 asks 70 % and 7.2 %).
+        'spatial_ambiguity_ratio': 0.7,
     },
 }
 
@@ -232,6 +238,19 @@ class GroundingConfig(BaseModel):
     spatial_depth_unit: float = setting(
         0.05, ge=0.001, le=10.0, frame_key=False,
         description='Spatial stage: relative depth difference that counts as one object size')
+    spatial_between_spread: float = setting(
+        0.3, ge=0.0, le=10.0, frame_key=False,
+        description="Spatial stage: 'between' two anchors allows this fraction of their "
+        'distance off the line that joins them')
+    spatial_background_temperature: float = setting(
+        0.01, ge=0.001, le=10.0, frame_key=False,
+        description="Spatial stage: temperature of each proposal's choice between a phrase "
+        'and the background prompts')
+    background_prompts: str = setting(
+        'background; the floor; a wall', frame_key=False, max_length=1000,
+        description='Spatial stage: what is no object, as phrases separated by semicolons '
+        '(empty: no check); a proposal that looks more like one of them than like the phrase '
+        'drops out')
     text_cache_size: int = setting(
         256, ge=0, le=100_000, description='Text features kept in the LRU cache',
         restart=True, changes_answers=False)
@@ -254,6 +273,10 @@ class GroundingConfig(BaseModel):
     def run_time_values(self) -> dict[str, Any]:
         """Return the settings a running pipeline can change without reloading its models."""
         return self.model_dump(exclude=restart_fields())
+
+    def background_phrases(self) -> list[str]:
+        """Return the background prompts as a list, blanks dropped."""
+        return [p.strip() for p in self.background_prompts.split(';') if p.strip()]
 
     def spatial_settings(self) -> dict[str, Any]:
         """Return the spatial stage's settings under the stage's own names."""

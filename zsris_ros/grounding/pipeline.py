@@ -215,13 +215,13 @@ class GroundingPipeline:
         scores = self._cosines(features, text)
         result.timings_ms = timings
         result.num_proposals = len(masks)
-        if reading is not None and reading.is_spatial:
+        if reading is None:
+            best = int(np.argmax(scores))
+        else:
             with stage_timer(timings, 'spatial'):
-                best = self._select(result, reading, masks, features, config, depth_m)
+                best = self._select(result, reading, masks, features, config, depth_m, scores)
             if best is None:
                 return
-        else:
-            best = int(np.argmax(scores))
         others = np.delete(scores, best)
         result.score = float(scores[best])
         result.margin = float(scores[best] - others.max()) if len(others) else None
@@ -236,31 +236,40 @@ class GroundingPipeline:
         result.area = int(mask.sum())
 
     def _select(self, result: GroundingResult, reading: Reading, masks: np.ndarray,
-                features: torch.Tensor, config: GroundingConfig,
-                depth_m: np.ndarray | None) -> int | None:
+                features: torch.Tensor, config: GroundingConfig, depth_m: np.ndarray | None,
+                expression_scores: np.ndarray) -> int | None:
         """
         Choose by where the object is; None when nothing fits (the result says why).
 
         The target description keeps the paper's sentence/noun-phrase mix; each anchor phrase
-        costs one (cached) text encoding and no visual pass.
+        costs one (cached) text encoding and no visual pass. An expression without location
+        words keeps the paper's choice, but is still asked about when two objects fit it alike.
         """
         with self._precision(config):
             texts = {phrase: self.text.mix(phrase, phrase, config.r)
                      for phrase in reading.anchor_phrases()}
-            texts[reading.target] = self.text.mix(reading.target, result.noun_phrase, config.r)
+            if reading.is_spatial:
+                texts[reading.target] = self.text.mix(reading.target, result.noun_phrase,
+                                                      config.r)
+            background = [self.text.mix(phrase, phrase, config.r)
+                          for phrase in config.background_phrases()]
         scores = {phrase: self._cosines(features, text) for phrase, text in texts.items()}
+        scores.setdefault(reading.target, expression_scores)
+        background_scores = (np.max([self._cosines(features, text) for text in background], axis=0)
+                             if background else None)
         selection = select(reading, masks, scores, depth_m,
-                           SpatialSettings(**config.spatial_settings()))
-        result.anchors = selection.anchors
-        result.message = selection.message
-        if selection.index is None:
-            result.status = 'no_match'
-            return None
+                           SpatialSettings(**config.spatial_settings()), background_scores)
         if selection.status == 'ambiguous':
             result.status, result.question = 'ambiguous', selection.question
             result.candidates = [{'box': c.box, 'centroid': c.centroid,
                                   'score': round(float(c.probability), 4)}
                                  for c in selection.candidates]
+        if not reading.is_spatial:
+            return int(np.argmax(expression_scores))
+        result.anchors = selection.anchors
+        result.message = selection.message
+        if selection.index is None:
+            result.status = 'no_match'
         return selection.index
 
     @staticmethod

@@ -105,6 +105,36 @@ def test_between_two_anchors():
     assert (chosen.status, chosen.index) == ('ok', 3)
 
 
+def test_between_leaves_more_room_the_farther_apart_the_anchors():
+    """A cup 30 px off the line joining anchors 140 px apart is between them, not 70 px off."""
+    masks = np.stack([rect(10, 20, 40, 50), rect(150, 20, 180, 50), rect(85, 55, 105, 75),
+                      rect(85, 95, 105, 115)])
+    reading = cup(relations=[anchored('between', 'plate', 'bowl')])
+    scores = scores_for(['plate', 'bowl', 'cup'])
+    chosen = select(reading, masks[:3], scores)
+    assert (chosen.status, chosen.index) == ('ok', 2), chosen.message
+    on_the_line_only = select(reading, masks[:3], scores,
+                              settings=SpatialSettings(between_spread=0.0))
+    assert on_the_line_only.status == 'no_match'
+    far_off = select(reading, masks[[0, 1, 3]], scores)
+    assert far_off.status == 'no_match', far_off.message
+
+
+def test_a_generic_noun_counts_objects_not_the_table_behind_them():
+    """A table patch scoring as a 'thing' too: the biggest thing is the biggest object."""
+    masks = np.stack([rect(0, 90, WIDTH, HEIGHT), disc(40, 45, 10), disc(100, 45, 16),
+                      disc(160, 45, 12)])
+    reading = Reading('the biggest thing', 'the thing', ['biggest'])
+    scores = {'the thing': np.array([0.31, 0.29, 0.28, 0.30])}
+    background = np.array([0.40, 0.20, 0.21, 0.20])
+    chosen = select(reading, masks, scores, background=background)
+    assert (chosen.status, chosen.index) == ('ok', 2), chosen.message
+    assert select(reading, masks, scores).index == 0
+    third = select(Reading('the third thing', 'the thing', ordinal=Ordinal(3)), masks, scores,
+                   background=background)
+    assert (third.status, third.index) == ('ok', 3), third.message
+
+
 def test_closest_to_the_anchor_among_the_targets():
     masks = np.stack([rect(*PLATE), rect(10, 55, 30, 75), rect(140, 55, 160, 75),
                       rect(175, 10, 195, 30)])
@@ -305,8 +335,19 @@ def test_a_cup_off_centre_on_a_plate_stays_an_object_of_its_own():
 def test_probable_targets_end_at_the_widest_gap_in_the_scores():
     """A third cup scoring a little lower still counts; the plate far below does not."""
     scores = {'cup': np.array([0.30, 0.29, 0.26, 0.10])}
-    third = select(cup(ordinal=Ordinal(3)), row_of_cups(4), scores)
-    assert (third.status, third.index) == ('ok', 2), third.message
-    narrow = select(cup(ordinal=Ordinal(3)), row_of_cups(4), scores,
+    rightmost = select(cup(['right']), row_of_cups(4), scores)
+    assert (rightmost.status, rightmost.index) == ('ok', 2), rightmost.message
+    narrow = select(cup(['right']), row_of_cups(4), scores,
                     settings=SpatialSettings(candidate_window=0.0))
-    assert narrow.status == 'no_match'
+    assert (narrow.status, narrow.index) == ('ok', 1)
+
+
+def test_an_ordinal_takes_as_many_targets_for_granted_as_it_counts():
+    """Two cups look probable, yet 'the third cup' takes the likeliest other cup as third."""
+    scores = {'cup': np.array([0.30, 0.29, 0.20, 0.10])}
+    narrow = SpatialSettings(candidate_window=0.0)
+    third = select(cup(ordinal=Ordinal(3)), row_of_cups(4), scores, settings=narrow)
+    assert (third.status, third.index) == ('ok', 2), third.message
+    fifth = select(cup(ordinal=Ordinal(5)), row_of_cups(4), scores, settings=narrow)
+    assert fifth.status == 'no_match'
+    assert 'only 4 probable' in fifth.message

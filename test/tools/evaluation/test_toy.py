@@ -135,3 +135,10 @@ def test_taught_expression_types_clear_a_floor(run):
     report, _ = run
     for kind, floor in PR50_FLOORS.items():
         assert report['by_type'][kind]['pr50'] >= floor, (kind, report['by_type'][kind])
+
+
+def test_the_spatial_stage_costs_plain_expressions_nothing(run):
+    """Attribute and command expressions pick exactly what the paper's method picks."""
+    report, _ = run
+    for kind in ('attribute', 'command'):
+        assert report['by_type'][kind] == report['paper_by_type'][kind], kind

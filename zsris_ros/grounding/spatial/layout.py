@@ -218,13 +218,14 @@ def centre_distances(layout: Layout) -> np.ndarray:
     return np.nan_to_num(np.hypot(delta[..., 0], delta[..., 1]), nan=np.inf)
 
 
-def between(layout: Layout, first: np.ndarray, second: np.ndarray,
-            softness: float) -> np.ndarray:
+def between(layout: Layout, first: np.ndarray, second: np.ndarray, softness: float,
+            spread: float) -> np.ndarray:
     """
     B[i, a, b]: proposal i lies on the segment from proposal first[a] to second[b].
 
-    Along the segment i must be past both ends' centroids inwards, across it within about
-    its own size; all in i's sizes, like every relation.
+    Along the segment i must be past both ends' centroids inwards; across it, within its own
+    size or `spread` of the segment's length, whichever is more: the farther apart the two
+    anchors, the more room there is between them. All in i's sizes, like every relation.
     """
     c = np.nan_to_num(layout.centroids)
     start, end = c[first][None, :, None, :], c[second][None, None, :, :]
@@ -235,5 +236,6 @@ def between(layout: Layout, first: np.ndarray, second: np.ndarray,
     across = np.abs(axis[..., 0] * (point - start)[..., 1]
                     - axis[..., 1] * (point - start)[..., 0]) / length
     size = layout.sizes()[:, None, None]
+    room = np.maximum(size, spread * length)
     return (sigmoid(along / size / softness) * sigmoid((length - along) / size / softness)
-            * sigmoid((1.0 - across / size) / softness))
+            * sigmoid((room - across) / size / softness))

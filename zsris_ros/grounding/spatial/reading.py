@@ -11,6 +11,9 @@ Position = Literal['left', 'right', 'top', 'bottom', 'middle', 'nearest', 'farth
 RelationKind = Literal['left_of', 'right_of', 'above', 'below', 'on', 'in', 'in_front_of',
                        'behind', 'next_to', 'closest_to', 'farthest_from', 'between',
                        'bigger_than', 'smaller_than']
+#: Head nouns that name no kind of object: "the red thing" is any red object.
+GENERIC_NOUNS = frozenset({'thing', 'things', 'object', 'objects', 'item', 'items', 'one',
+                           'ones', 'stuff', 'something'})
 #: The direction an ordinal counts from ("second from the right" -> right; plain "second" ->
 #: left, as people read a row).
 OrdinalAxis = Literal['left', 'right', 'top', 'bottom', 'nearest', 'farthest']
@@ -51,6 +54,12 @@ class Reading:
     def is_spatial(self) -> bool:
         """Whether any location word was read; if not, the paper's method runs unchanged."""
         return bool(self.positions or self.ordinal or self.relations)
+
+    @property
+    def names_no_kind(self) -> bool:
+        """Whether the target's head noun is generic ('the thing'), so any object may fit."""
+        words = self.target.lower().split()
+        return not words or words[-1] in GENERIC_NOUNS
 
     def anchor_phrases(self) -> list[str]:
         """Every anchor's target description, depth first, without repeats."""

@@ -81,8 +81,14 @@ class SpatialSettings:
     #: A relative depth difference of this much counts as one object size (5 cm at 1 m: a
     #: tabletop object; geometry, not swept).
     depth_unit: float = 0.05
+    #: 'Between' two anchors allows this fraction of their distance off the line joining them.
+    between_spread: float = 0.3
     #: Anchors nested deeper than this are ignored (with a message).
     max_anchor_depth: int = 4
+    #: Temperature of each proposal's two-way choice between a phrase and the background
+    #: prompts (CLIP's own logit scale is 100, so 0.01): 'the object' or 'the red thing' say
+    #: little about shape, and without this a patch of table counts as one more object.
+    background_temperature: float = 0.01
 
 
 @dataclass
@@ -109,14 +115,15 @@ class Selection:
 
 
 def select(reading: Reading, masks: np.ndarray, scores: dict[str, np.ndarray],
-           depth_m: np.ndarray | None = None,
-           settings: SpatialSettings | None = None) -> Selection:
+           depth_m: np.ndarray | None = None, settings: SpatialSettings | None = None,
+           background: np.ndarray | None = None) -> Selection:
     """
     Pick the proposal `reading` refers to among N masks (N, H, W) with CLIP scores per phrase.
 
     `scores` holds one cosine per proposal for reading.target and for every anchor phrase;
     `depth_m` is an aligned depth image in metres (NaN or 0 where invalid), or None; it is
-    only read when a word needs it (nearest, farthest, in front of, behind).
+    only read when a word needs it (nearest, farthest, in front of, behind). `background`
+    holds each proposal's best cosine with a background prompt, or None (no such check).
     """
     settings = settings or SpatialSettings()
     masks = np.asarray(masks, bool)
@@ -128,7 +135,8 @@ def select(reading: Reading, masks: np.ndarray, scores: dict[str, np.ndarray],
         depth_m = None
     if not _uses_depth(reading):
         depth_m = None
-    scene = _Scene(measure(masks, depth_m, settings.depth_unit), scores, settings, notes)
+    scene = _Scene(measure(masks, depth_m, settings.depth_unit), scores, settings, notes,
+                   background)
     if not scene.alive.any():
         return Selection(None, 'no_match', np.zeros(len(masks)), message='every mask is empty')
     if reading.target not in scores:
@@ -153,9 +161,11 @@ class _Scene:
     """One call of select(): the layout, the scores, and what was noticed on the way."""
 
     def __init__(self, layout: Layout, scores: dict[str, np.ndarray],
-                 settings: SpatialSettings, notes: list[str]) -> None:
+                 settings: SpatialSettings, notes: list[str],
+                 background: np.ndarray | None = None) -> None:
         self.layout = layout
         self.scores = scores
+        self.background = background
         self.settings = settings
         self.notes = notes
         self.anchor_boxes: dict[str, list[int]] = {}
@@ -187,12 +197,27 @@ class _Scene:
         p_rel = self._normalise(log_p, prior > 0)
         probable = p_rel >= s.candidate_ratio * p_rel.max()
         probable |= _above_gap(p_rel, s.candidate_window)
+        if reading.names_no_kind:
+            probable |= self._beats_background(reading.target)
         candidates = _kept(p_rel, self.same | self.nested, probable)
+        candidates |= self._most_probable(p_rel, _presupposed_count(reading))
         judged.candidates = candidates
         for term in self._superlatives(reading, later, candidates, depth, judged):
             log_p += s.position_weight * np.log(term + EPS)
         judged.p = self._normalise(log_p, prior > 0)
         return judged
+
+    def _most_probable(self, p: np.ndarray, count: int) -> np.ndarray:
+        """
+        Mark the `count` most probable objects, one mask per object.
+
+        "The third cup" says there are at least three cups: when fewer look probable, the
+        likeliest others count too, rather than answering that there is no third.
+        """
+        objects = np.flatnonzero(_kept(p, self.same | self.nested, p > 0))
+        top = np.zeros(len(p), bool)
+        top[objects[np.argsort(-p[objects], kind='stable')][:count]] = True
+        return top
 
     def prior(self, phrase: str, temperature: float) -> np.ndarray:
         """
@@ -202,10 +227,11 @@ class _Scene:
         the whole) but answers with its outermost one unless a part is clearly better: summing
         the masks would favour objects cut in pieces, and pieces are no answer.
         """
-        cosines = np.nan_to_num(np.asarray(self.scores[phrase], float), nan=-1.0,
-                                posinf=1.0, neginf=-1.0)
-        cosines = np.where(self.alive, cosines, -np.inf)
+        cosines = _finite(self.scores[phrase])
         temperature = max(temperature, 1e-9)
+        if self.background is not None:
+            cosines = cosines + temperature * self._foreground_log_p(cosines)
+        cosines = np.where(self.alive, cosines, -np.inf)
         logits = np.full(len(cosines), -np.inf)
         for root in np.unique(self.owners[self.alive]):
             members = np.flatnonzero((self.owners == root) & self.alive)
@@ -214,6 +240,18 @@ class _Scene:
             logits[best if clearly else root] = cosines[best] / temperature
         p = np.exp(logits - logits.max())
         return p / p.sum()
+
+    def _beats_background(self, phrase: str) -> np.ndarray:
+        """Whether each proposal looks more like the phrase than like any background prompt."""
+        if self.background is None:
+            return np.zeros(self.layout.count, bool)
+        return _finite(self.scores[phrase]) > _finite(self.background)
+
+    def _foreground_log_p(self, cosines: np.ndarray) -> np.ndarray:
+        """Give log P(the phrase, not the background) per proposal: CLIP's own zero-shot."""
+        t = max(self.settings.background_temperature, 1e-9)
+        margin = (cosines - _finite(self.background)) / t
+        return -np.logaddexp(0.0, -margin)
 
     def relation_support(self, rel: Relation, depth: int, judged: _Judged) -> np.ndarray | None:
         """R_i = sum_j p_anchor(j) R(i, j), never counting i (or a copy of i) as its anchor."""
@@ -271,7 +309,7 @@ class _Scene:
         a = np.argsort(-first)[:BETWEEN_TOP]
         b = np.argsort(-second)[:BETWEEN_TOP]
         weights = first[a][:, None] * second[b][None, :] * self.others[a][:, b]
-        inside = between(self.layout, a, b, self.settings.softness)
+        inside = between(self.layout, a, b, self.settings.softness, self.settings.between_spread)
         valid = self.others[:, a][:, :, None] * self.others[:, b][:, None, :]
         return (inside * valid * weights).sum(axis=(1, 2)) / max(weights.sum(), EPS)
 
@@ -422,6 +460,18 @@ def _above_gap(p: np.ndarray, window: float) -> np.ndarray:
     values = np.sort(log_p[(p > 0) & (log_p >= top - window)])[::-1]
     steps = np.diff(np.append(values, top - window))
     return log_p >= values[int(np.argmin(steps))]
+
+
+def _presupposed_count(reading: Reading) -> int:
+    """How many targets the words take for granted: 'the third cup' three, 'the left' two."""
+    counts = [3 if position == 'middle' else 2 for position in reading.positions]
+    if reading.ordinal is not None:
+        counts.append(max(abs(reading.ordinal.rank), 2))
+    return max(counts, default=1)
+
+
+def _finite(cosines: np.ndarray) -> np.ndarray:
+    return np.nan_to_num(np.asarray(cosines, float), nan=-1.0, posinf=1.0, neginf=-1.0)
 
 
 def _uses_depth(reading: Reading) -> bool:
