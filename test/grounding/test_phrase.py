@@ -61,6 +61,11 @@ MULTI_STEP = [
     ('pick up the cup and go to the kitchen', 'the cup', 'the cup'),
     # A purpose clause is not a step.
     ('take the sponge to wipe the table', 'the sponge', 'the sponge'),
+    # A step said first, and a pronoun that refers back to it ("put" is tagged past tense).
+    ('after picking up the spoon, put it in the sink', 'the spoon', 'the spoon'),
+    # "for" names what is looked for; the parser hangs the phrase's last noun on the verb.
+    ('I am looking for the cereal box behind the milk carton',
+     'the cereal box behind the milk carton', 'the cereal box'),
 ]
 
 MISREAD_NOUNS = [

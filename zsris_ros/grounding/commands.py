@@ -139,7 +139,9 @@ def is_request(root: Token) -> bool:
     if root.pos_ != 'VERB':
         return False
     subjects = [c for c in root.children if c.dep_ in SUBJECT_DEPS]
-    return root.tag_ == 'VB' or any(
+    # A subjectless "put" or "set" the model read as past tense is the imperative it is.
+    imperative = root.tag_ == 'VB' or (not subjects and root.lower_ in COMMAND_VERBS)
+    return imperative or any(
         s.lower_ in REQUEST_SUBJECTS or (root.tag_ == 'VBP' and s.tag_ in SINGULAR_NOUN_TAGS)
         for s in subjects)
 
@@ -160,7 +162,19 @@ def find_target(root: Token) -> Optional[Token]:
         targets = [t for t in map(finder, verbs) if t is not None]
         if targets:
             return targets[0] if finder is participle_subject else targets[-1]
-    return None
+    return next(filter(None, map(direct_object, step_clause_verbs(root))), None)
+
+
+def step_clause_verbs(root: Token) -> Iterator[Token]:
+    """
+    Yield the verbs of "after / before / once [picking up the spoon], put it in the sink".
+
+    Only asked when the main clause names no object of its own: its pronoun then refers
+    to the object of the step before.
+    """
+    for child in root.children:
+        if child.dep_ == 'prep':
+            yield from (c for c in child.children if c.dep_ == 'pcomp' and c.pos_ == 'VERB')
 
 
 def is_purpose(verb: Token) -> bool:
@@ -187,12 +201,25 @@ def direct_object(verb: Token) -> Optional[Token]:
     object outright.
     """
     deps = OBJECT_DEPS | SUBJECT_DEPS if is_copula(verb) else OBJECT_DEPS
+    named_before = first_prepositional_object(verb)
     candidates = [c for c in verb.rights if c.dep_ in deps or (
-        c.dep_ in MISPARSED_OBJECT_DEPS and c.pos_ in ('NOUN', 'PROPN'))]
+        c.dep_ in MISPARSED_OBJECT_DEPS and c.pos_ in ('NOUN', 'PROPN')
+        and (named_before is None or c.i < named_before.i))]
     candidates += [c for c in verb.lefts if c.dep_ in deps]
     candidates = [c for c in candidates if names_object(c) and not refers_back(c)]
     candidates.sort(key=lambda c: (is_wh(c), c.i))
     return candidates[0] if candidates else None
+
+
+def first_prepositional_object(verb: Token) -> Optional[Token]:
+    """
+    Return the first object of a preposition on the verb ("looking [for] the cereal box").
+
+    A noun the model hangs on the verb after it is a misparse of that object's phrase
+    ("looking for the cereal box behind the milk carton": "carton" as npadvmod).
+    """
+    return next((o for prep in verb.rights if prep.dep_ == 'prep'
+                 for o in prep.children if o.dep_ == 'pobj' and names_object(o)), None)
 
 
 def participle_subject(verb: Token) -> Optional[Token]:
@@ -270,7 +297,8 @@ def referring_span(target: Token) -> Span:
     start, end = span.start, span.end
     verb = target.head if target.dep_ != 'pobj' else target.head.head
     for child in verb.rights:
-        if child.left_edge.i == end and describes_target(child, target, verb):
+        if child.left_edge.i == end and (describes_target(child, target, verb)
+                                         or is_split_noun(child)):
             end = child.right_edge.i + 1
     if is_placement(target, verb) and not any(map(is_locative, verb.rights)):
         end = misattached_goal_start(target)
@@ -316,6 +344,11 @@ def over_misread_noun(span: Span) -> Span:
         if end + 1 == len(doc) or doc[end + 1].pos_ in ('ADP', 'CCONJ', 'PUNCT'):
             return doc[span.start:end + 1]
     return span
+
+
+def is_split_noun(token: Token) -> bool:
+    """Tell the last noun of a phrase the model cut off and hung on the verb ("milk [carton]")."""
+    return token.dep_ in MISPARSED_OBJECT_DEPS and token.pos_ == 'NOUN'
 
 
 def is_bare_particle(token: Token) -> bool:

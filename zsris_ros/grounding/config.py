@@ -65,6 +65,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         # Random SAM masks overlap heavily; keep several so margins and ranking are exercised.
         'box_nms_thresh': 1.0,
         'max_proposals': 8,
+        # Random weights put unrelated masks in near ties that mean nothing: ask only about
+        # exact ties, so wiring tests get answers.
+        'spatial_ambiguity_ratio': 1.0,
         'min_mask_area': 16,
     },
     # A small CLIP trained offline on toy tabletop scenes + weight-free proposals: real

@@ -54,6 +54,7 @@ class FrameStore:
         """Remember a depth frame for pairing by stamp."""
         with self._changed:
             self._depth.append(Frame(msg, stamp_ns(msg.header), 0, refused))
+            self._changed.notify_all()
 
     def pair(self, policy: FramePolicy) -> Pairing[Frame]:
         """Claim a frame for a command arriving now, under the frame policy."""
@@ -94,11 +95,22 @@ class FrameStore:
             self._closed = True
             self._changed.notify_all()
 
-    def depth_near(self, stamp: int, tolerance_s: float) -> Frame | None:
-        """Find the depth frame closest to `stamp`, if within tolerance_s."""
+    def depth_near(self, stamp: int, tolerance_s: float, wait_s: float = 0.0) -> Frame | None:
+        """
+        Find the depth frame closest to `stamp`, if within tolerance_s.
+
+        Depth and colour travel on topics of their own, so the depth frame taken with a colour
+        frame may arrive after it: while the depth stream has not yet reached `stamp`, wait
+        for it up to wait_s. Without any depth stream, or once it has passed `stamp`, the
+        answer is immediate.
+        """
+        tolerance_ns = tolerance_s * 1e9
         with self._changed:
+            self._changed.wait_for(
+                lambda: self._closed or not self._depth
+                or self._depth[-1].stamp_ns >= stamp - tolerance_ns, wait_s)
             candidates = list(self._depth)
         if not candidates:
             return None
         best = min(candidates, key=lambda frame: abs(frame.stamp_ns - stamp))
-        return best if abs(best.stamp_ns - stamp) <= tolerance_s * 1e9 else None
+        return best if abs(best.stamp_ns - stamp) <= tolerance_ns else None

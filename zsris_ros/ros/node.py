@@ -546,7 +546,8 @@ class GroundingNode(LifecycleNode):
 
     def _paired_depth(self, frame: Frame, settings: Settings) -> tuple[np.ndarray | None, str]:
         """Find the depth image (metres) taken with the colour frame, or why it is unusable."""
-        depth_frame = self.frames.depth_near(frame.stamp_ns, settings.node.depth_tolerance)
+        depth_frame = self.frames.depth_near(frame.stamp_ns, settings.node.depth_tolerance,
+                                             settings.node.depth_wait)
         if depth_frame is None:
             return None, ''
         if depth_frame.refused:

@@ -37,6 +37,10 @@ class NodeSettings(BaseModel):
     depth_tolerance: float = setting(
         0.05, ge=0.0, le=10.0,
         description='Largest stamp difference (s) between a colour frame and its depth frame')
+    depth_wait: float = setting(
+        0.5, ge=0.0, le=10.0,
+        description='Seconds a command waits for the depth frame taken with its colour frame '
+        'while the depth stream lags behind the colour stream')
     depth_buffer_size: int = setting(
         30, ge=1, le=100, description='Recent depth frames kept for stamp pairing',
         restart=True)

@@ -116,6 +116,14 @@ ROBOT_BENCHMARKS = [
     # Contradictions are read as said; selection deals with them.
     ('the leftmost and rightmost cup', 'the cup', ['left', 'right'], None, []),
     ('the cup I left on the table', 'the cup I left', [], None, [('on', ['the table'])]),
+    # Choosing from a set: "of X" names the targets, not an anchor.
+    ('the smaller of the two boxes', 'the two boxes', ['smallest'], None, []),
+    ('the biggest of the red cups', 'the red cups', ['biggest'], None, []),
+    ('the second of the three cups from the right', 'the three cups', [], (2, 'right'), []),
+    ('the nearest of the bottles on the table', 'the bottles', ['nearest'], None,
+     [('on', ['the table'])]),
+    ('the tallest glass', 'the glass', ['biggest'], None, []),
+    ('the bag that is hanging on the door', 'the bag', [], None, [('on', ['the door'])]),
     # Region words after an ordinal's side name no object.
     ('the 2nd cup from the right side', 'the cup', [], (2, 'right'), []),
     ('the 2nd cup from the right-hand side', 'the cup', [], (2, 'right'), []),

@@ -66,6 +66,9 @@ SIDES: dict[str, Position] = {
     'biggest': 'biggest', 'largest': 'biggest', 'bigger': 'biggest', 'larger': 'biggest',
     'smallest': 'smallest', 'tiniest': 'smallest', 'smaller': 'smallest',
     'littlest': 'smallest', 'tinier': 'smallest',
+    # Height has no axis of its own: the tallest object is, near enough, the biggest one.
+    'tallest': 'biggest', 'taller': 'biggest', 'longest': 'biggest', 'shortest': 'smallest',
+    'shorter': 'smallest',
 }
 AXES: dict[str, OrdinalAxis] = {
     'left': 'left', 'right': 'right', 'top': 'top', 'bottom': 'bottom', 'front': 'nearest',
@@ -160,7 +163,9 @@ ARRANGEMENTS = frozenset({'row', 'line', 'column', 'lineup', 'series', 'sequence
 # "which cup is").
 WRAPPER_TAGS = frozenset({'WDT', 'WP', 'WP$', 'WRB'})
 PLACING_WORDS = frozenset({'located', 'situated', 'positioned', 'placed', 'sitting',
-                           'standing', 'lying', 'resting', 'kept', 'found', 'seen'})
+                           'standing', 'lying', 'resting', 'kept', 'found', 'seen', 'hanging',
+                           'leaning', 'stacked', 'stored', 'parked', 'perched', 'mounted',
+                           'attached'})
 # Tags of a word that a noun, never a modal verb, follows ("the can", "the closest can").
 NOUN_OPENERS = frozenset({'DT', 'PRP$', 'JJ', 'JJR', 'JJS', 'NN', 'NNP'})
 COPULAS = frozenset({'is', 'are', 'was', 'were', "'s", "'re", 'be', 'been', 'being'})
@@ -178,6 +183,9 @@ class Cue:
     relation: Optional[RelationKind] = None
     # Whether the phrase names a region whose "of X" is an anchor ("the left side of").
     region: bool = False
+    # Whether "of X" names the set chosen from ("the smaller of the two boxes"): X is the
+    # target, not an anchor.
+    partitive: bool = False
 
 
 class SpatialParser:
@@ -244,6 +252,8 @@ class Scanner:
                 i += 1
                 continue
             cues.append(cue)
+            if cue.partitive:
+                return self.chosen_from(cues, cue.end, end, depth, text)
             if cue.relation is not None:
                 relations.append(self.relate(cue, end, depth))
                 break
@@ -253,6 +263,14 @@ class Scanner:
         if reading.is_spatial or depth > 0:
             reading.target = self.target(kept, start, end) or text
         return reading
+
+    def chosen_from(self, cues: list[Cue], start: int, end: int, depth: int,
+                    text: str) -> Reading:
+        """Read "the smaller of [the two boxes]": the set's own reading, plus the cues before."""
+        chosen = self.read(start, end, depth)
+        positions, ordinal = combine([*cues, Cue(end, tuple(chosen.positions))])
+        target = chosen.target if chosen.is_spatial else ' '.join(self.words[start:end])
+        return Reading(text, target, positions, ordinal or chosen.ordinal, chosen.relations)
 
     def relate(self, cue: Cue, end: int, depth: int) -> Relation:
         """Read the anchor (or two, for between) that follows a relation's marker."""
@@ -295,6 +313,8 @@ class Scanner:
         side = SIDES.get(self.lower[i + 1]) if i + 1 < end else None
         if side in OPPOSITE and self.is_side(i + 1):
             return Cue(i + 2, rank=rank, axis=side)
+        if self.lower[i + 1:i + 2] == ['of'] and self.names_anchor(i + 2, end, 'on'):
+            return Cue(i + 2, rank=rank, partitive=True)
         return Cue(i + 1, rank=rank)
 
     def axis(self, i: int, end: int) -> Optional[Cue]:
@@ -406,7 +426,7 @@ class Scanner:
         stop += 2 if hand_side else int(region)
         if not positions and not (region and prep):
             return None
-        return self.of_anchor(Cue(stop, tuple(positions), region=region), end)
+        return self.of_anchor(Cue(stop, tuple(positions), region=region), end, prep)
 
     def attributive(self, start: int, stop: int) -> bool:
         """Tell "in the top drawer" (a side word describing a noun after it) from "in the top"."""
@@ -426,13 +446,14 @@ class Scanner:
                 j += 1
         return positions, j
 
-    def of_anchor(self, cue: Cue, end: int) -> Optional[Cue]:
+    def of_anchor(self, cue: Cue, end: int, after_preposition: bool) -> Optional[Cue]:
         """
         Read "of X" after a position phrase.
 
         A lone left or right makes left_of / right_of ("to the left of the bowl"); a region
-        or another side names part of X, where the target lies: the position plus `on` X.
-        A region with no "of X" ("in the corner") is no cue.
+        or another side names part of X, where the target lies: the position plus `on` X;
+        a superlative with no preposition before it chooses from X ("the biggest of the
+        cups"). A region with no "of X" ("in the corner") is no cue.
         """
         if cue.end >= end or self.lower[cue.end] != 'of':
             return cue if cue.positions else None
@@ -443,6 +464,8 @@ class Scanner:
             return cue if cue.positions else None
         if not cue.region and cue.positions in (('left',), ('right',)):
             return Cue(cue.end + 1, relation=f'{cue.positions[0]}_of')
+        if not (cue.region or after_preposition or self.tokens[cue.end - 1].tag_ == 'NN'):
+            return Cue(cue.end + 1, cue.positions, partitive=True)
         if cue.positions == ('middle',) and self.two_names(cue.end + 1, end):
             return Cue(cue.end + 1, relation='between')
         return Cue(cue.end + 1, cue.positions, relation='on')
