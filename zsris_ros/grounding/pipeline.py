@@ -20,7 +20,7 @@ from .proposals import Proposer, SamProposer, stage_timer
 from .result import GroundingResult, RANDOM_WEIGHTS_WARNING
 from .spatial.parse import SpatialParser
 from .spatial.reading import Reading
-from .spatial.selection import select, SpatialSettings
+from .spatial.selection import select, SpatialSettings, tell_apart
 from .text import TextEncoder
 from .visual import CROP_BATCH, VisualEncoder
 
@@ -257,8 +257,11 @@ class GroundingPipeline:
         scores.setdefault(reading.target, expression_scores)
         background_scores = (np.max([self._cosines(features, text) for text in background], axis=0)
                              if background else None)
-        selection = select(reading, masks, scores, depth_m,
-                           SpatialSettings(**config.spatial_settings()), background_scores)
+        settings = SpatialSettings(**config.spatial_settings())
+        selection = select(reading, masks, scores, depth_m, settings, background_scores)
+        if selection.status == 'ambiguous' and settings.word_margin > 0:
+            selection = tell_apart(selection, self._word_effects(reading.target, features,
+                                                                 config), settings)
         if selection.status == 'ambiguous':
             result.status, result.question = 'ambiguous', selection.question
             result.candidates = [{'box': c.box, 'centroid': c.centroid,
@@ -271,6 +274,17 @@ class GroundingPipeline:
         if selection.index is None:
             result.status = 'no_match'
         return selection.index
+
+    def _word_effects(self, phrase: str, features: torch.Tensor,
+                      config: GroundingConfig) -> np.ndarray:
+        """How much each proposal's cosine drops without each describing word: (W, N)."""
+        variants = self.spatial.word_variants(phrase)
+        if not variants:
+            return np.zeros((0, len(features)))
+        with self._precision(config):
+            texts = [self.text.mix(text, text, config.r) for text in [phrase, *variants]]
+        full, *dropped = [self._cosines(features, text) for text in texts]
+        return full[None, :] - np.stack(dropped)
 
     @staticmethod
     def _cosines(features: torch.Tensor, text: torch.Tensor) -> np.ndarray:

@@ -391,3 +391,15 @@ def test_reading_costs_little_beyond_the_parse(parser):
             read_doc(doc)
         scan.append(time.perf_counter() - start)
     assert min(scan) < 0.5 * min(parse)
+
+
+@pytest.mark.parametrize('phrase, variants', [
+    ('the big green cross', ['the green cross', 'the big cross', 'the big green thing']),
+    ('the small blue cups', ['the blue cups', 'the small cups', 'the small blue things']),
+    ('the coffee mug with a handle', ['the mug with a handle', 'the coffee thing with a handle']),
+    ('the red thing', ['the thing']),
+    ('the thing', []),
+    ('', []),
+])
+def test_word_variants_leave_out_one_describing_word_each(parser, phrase, variants):
+    assert parser.word_variants(phrase) == variants

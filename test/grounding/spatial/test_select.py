@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from zsris_ros.grounding.spatial.reading import Ordinal, Reading, Relation
-from zsris_ros.grounding.spatial.selection import select, SpatialSettings
+from zsris_ros.grounding.spatial.selection import select, SpatialSettings, tell_apart
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scenes import disc, HEIGHT, rect, row_of_cups, WIDTH  # noqa: E402, I100
@@ -351,3 +351,17 @@ def test_an_ordinal_takes_as_many_targets_for_granted_as_it_counts():
     fifth = select(cup(ordinal=Ordinal(5)), row_of_cups(4), scores, settings=narrow)
     assert fifth.status == 'no_match'
     assert 'only 4 probable' in fifth.message
+
+
+def test_a_word_that_holds_for_one_candidate_only_tells_them_apart():
+    """A big cup scores close to 'the small cup', but only while 'small' is kept."""
+    masks = row_of_cups(2)
+    asked = select(cup(), masks, {'cup': np.array([0.300, 0.299])})
+    assert asked.status == 'ambiguous'
+    small_matters = np.array([[0.030, -0.010]])  # dropping 'small' costs the best, not the other
+    told = tell_apart(asked, small_matters, SpatialSettings())
+    assert (told.status, told.index, told.candidates, told.question) == ('ok', 0, [], '')
+    noise = np.array([[0.004, 0.001]])  # every wording moves both alike
+    assert tell_apart(asked, noise, SpatialSettings()) == asked
+    off = SpatialSettings(word_margin=0.0)
+    assert tell_apart(asked, small_matters, off) == asked

@@ -42,12 +42,15 @@ from typing import Optional
 from spacy.language import Language
 from spacy.tokens import Doc, Token
 
-from .reading import Ordinal, OrdinalAxis, Position, Reading, Relation, RelationKind
+from .reading import (GENERIC_NOUNS, Ordinal, OrdinalAxis, Position, Reading, Relation,
+                      RelationKind)
 from ..commands import NAMING_POS
 from ..phrase import clean_for_parser, DEFAULT_MODEL, fold_shouting, load_pipeline
 
 #: How deep anchors nest; the deepest is left unread, which bounds work on chained input.
 MAX_DEPTH = 8
+#: Describing words tried one by one when two candidates fit alike (one text encoding each).
+MAX_VARIANTS = 4
 
 SIDES: dict[str, Position] = {
     'left': 'left', 'leftmost': 'left', 'lefthand': 'left',
@@ -199,6 +202,33 @@ class SpatialParser:
     def nlp(self) -> Language:
         """Return the spaCy pipeline, to share with another parser or to parse for read_doc."""
         return self._nlp
+
+    def word_variants(self, phrase: str) -> list[str]:
+        """
+        Return the phrase without each of its describing words, the head noun made generic.
+
+        "the big red cup" -> "the red cup", "the big cup", "the big red thing". How much each
+        proposal's fit depends on a word tells whether that word separates two candidates.
+        Only the words before any preposition or clause count, at most MAX_VARIANTS of them.
+        """
+        cleaned = clean_for_parser(' '.join(phrase.split()))
+        if not cleaned:
+            return []
+        doc = self.nlp(fold_shouting(cleaned))
+        words = [cleaned[t.idx:t.idx + len(t.text)] for t in doc]
+        stop = next((t.i for t in doc if t.pos_ in ('ADP', 'SCONJ', 'PRON', 'VERB', 'AUX')
+                     or t.dep_ == 'relcl'), len(doc))
+        content = [t.i for t in doc[:stop] if t.pos_ in NAMING_POS]
+        variants = []
+        for k in content[-MAX_VARIANTS:]:
+            if k == content[-1]:
+                if doc[k].lower_ in GENERIC_NOUNS:
+                    continue
+                replaced = 'things' if doc[k].tag_ in ('NNS', 'NNPS') else 'thing'
+                variants.append(' '.join([*words[:k], replaced, *words[k + 1:]]))
+            else:
+                variants.append(' '.join(words[:k] + words[k + 1:]))
+        return variants
 
     def read(self, referring_expression: str) -> Reading:
         """Read a referring expression, as PhraseParser extracts it from a command."""
