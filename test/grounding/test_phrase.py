@@ -93,6 +93,12 @@ FRONTED_LOCATIONS = [
 
 COMMANDS = [
     ('pick up the cup.', 'the cup', 'the cup'),
+    # "To the left of" says where the object is; only a verb of placing makes it a goal.
+    ('please grab the red mug to the left of the laptop',
+     'the red mug to the left of the laptop', 'the red mug'),
+    ('move the yellow cup to the left of the green plate', 'the yellow cup', 'the yellow cup'),
+    # A particle the model gave an object is the preposition it is.
+    ('rinse off the mug in the sink', 'the mug in the sink', 'the mug'),
     ('Pick up the red cup please', 'the red cup', 'the red cup'),
     ('point at the red cup', 'the red cup', 'the red cup'),
     ('look at the mug on the left', 'the mug on the left', 'the mug'),

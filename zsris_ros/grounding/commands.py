@@ -38,6 +38,8 @@ COMPLEMENT_DEPS = frozenset({'xcomp', 'ccomp', 'conj', 'advcl'})
 MODIFIER_DEPS = frozenset({'prep', 'advmod'})
 # Prepositions that state where an object goes, never which object is meant.
 GOAL_PREPOSITIONS = frozenset({'to', 'into', 'onto', 'toward', 'towards'})
+# What "to the ..." names when it says where an object is, not where it goes.
+SIDE_WORDS = frozenset({'left', 'right'})
 # Caused-motion verbs: a phrase after their object is its destination ("put the apple next to
 # the bowl"), so it is left out of the referring expression. Base forms, as imperatives are.
 PLACEMENT_VERBS = frozenset({
@@ -240,11 +242,12 @@ def prepositional_object(verb: Token) -> Optional[Token]:
     if is_copula(verb) or has_pronoun_object(verb):
         return None
     for child in verb.rights:
-        if child.dep_ not in MODIFIER_DEPS:
+        if child.dep_ not in MODIFIER_DEPS | {'prt'}:
             continue
+        # A particle with an object of its own is a misparsed preposition ("rinse off the mug").
         for prep in [child, *child.children]:
             objects = [o for o in prep.children if o.dep_ == 'pobj' and names_object(o)]
-            if prep.dep_ == 'prep' and objects:
+            if prep.dep_ in ('prep', 'prt') and objects:
                 return objects[0]
     return None
 
@@ -357,10 +360,18 @@ def is_bare_particle(token: Token) -> bool:
 
 
 def describes_target(modifier: Token, target: Token, verb: Token) -> bool:
-    """Tell whether a phrase after the target describes it rather than its destination."""
+    """
+    Tell whether a phrase after the target describes it rather than its destination.
+
+    "To the left (of the laptop)" is where the object is, unless a verb of placing moves it
+    there; "to the kitchen" is where it goes.
+    """
     if not is_locative(modifier) or target.dep_ != 'dobj':
         return is_locative(modifier)
-    return verb.lower_ not in PLACEMENT_VERBS and modifier.lower_ not in GOAL_PREPOSITIONS
+    if verb.lower_ in PLACEMENT_VERBS:
+        return False
+    return modifier.lower_ not in GOAL_PREPOSITIONS or any(
+        c.dep_ == 'pobj' and c.lower_ in SIDE_WORDS for c in modifier.children)
 
 
 def is_placement(target: Token, verb: Token) -> bool:

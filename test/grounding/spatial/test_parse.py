@@ -124,6 +124,7 @@ ROBOT_BENCHMARKS = [
      [('on', ['the table'])]),
     ('the tallest glass', 'the glass', ['biggest'], None, []),
     ('the bag that is hanging on the door', 'the bag', [], None, [('on', ['the door'])]),
+    ('the cup thats on the shelf', 'the cup', [], None, [('on', ['the shelf'])]),
     # Region words after an ordinal's side name no object.
     ('the 2nd cup from the right side', 'the cup', [], (2, 'right'), []),
     ('the 2nd cup from the right-hand side', 'the cup', [], (2, 'right'), []),

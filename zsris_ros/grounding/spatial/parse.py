@@ -171,7 +171,8 @@ PLACING_WORDS = frozenset({'located', 'situated', 'positioned', 'placed', 'sitti
                            'attached'})
 # Tags of a word that a noun, never a modal verb, follows ("the can", "the closest can").
 NOUN_OPENERS = frozenset({'DT', 'PRP$', 'JJ', 'JJR', 'JJS', 'NN', 'NNP'})
-COPULAS = frozenset({'is', 'are', 'was', 'were', "'s", "'re", 'be', 'been', 'being'})
+# "s" is what is left of "thats" and "whats" once the parser splits them.
+COPULAS = frozenset({'is', 'are', 'was', 'were', "'s", 's', "'re", 'be', 'been', 'being'})
 EDGE_POS = frozenset({'DET', 'ADP', 'CCONJ', 'SCONJ', 'PUNCT', 'PART', 'SYM'})
 
 
@@ -545,7 +546,8 @@ class Scanner:
     def is_wrapper(self, k: int) -> bool:
         """Tell wh-words and copulas ("which cup is", "the one that is") from description."""
         token = self.tokens[k]
-        return token.tag_ in WRAPPER_TAGS or (token.pos_ == 'AUX' and token.lower_ in COPULAS)
+        return token.tag_ in WRAPPER_TAGS or (token.pos_ in ('AUX', 'VERB')
+                                              and token.lower_ in COPULAS)
 
     def is_naming(self, k: int) -> bool:
         """
