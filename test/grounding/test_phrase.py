@@ -68,6 +68,13 @@ MULTI_STEP = [
      'the cereal box behind the milk carton', 'the cereal box'),
 ]
 
+# Hesitations written out by speech recognition.
+SPOKEN = [
+    ('uh, the, um, red cup', 'the red cup', 'the red cup'),
+    ('um, pick up the, uh, red cup on the left', 'the red cup on the left', 'the red cup'),
+    ('the umbrella', 'the umbrella', 'the umbrella'),
+]
+
 MISREAD_NOUNS = [
     ('a soda can', 'a soda can', 'a soda can'),
     ('the watering can', 'the watering can', 'the watering can'),
@@ -193,6 +200,7 @@ def reference_noun_phrase(doc):
 @pytest.mark.parametrize(
     'text, referring_expression, noun_phrase',
     SPEC_EXAMPLES + PLAIN_EXPRESSIONS + COMMANDS + QUESTIONS + MULTI_STEP + MISREAD_NOUNS
+    + SPOKEN
     + FRONTED_LOCATIONS)
 def test_hand_checked_expressions(parser, text, referring_expression, noun_phrase):
     assert parser.parse(text) == Phrase(text, referring_expression, noun_phrase)

