@@ -156,6 +156,10 @@ QUESTIONS = [
     ('where is the remote', 'the remote', 'the remote'),
     ('where are my keys', 'my keys', 'my keys'),
     ('which one is the red block?', 'the red block', 'the red block'),
+    # A bare superlative is what is asked; the wh-subject names the object.
+    ('which bottle is the tallest', 'which bottle is the tallest', 'which bottle'),
+    # A verb the model read as a noun, known by its particle and object.
+    ('hand over the yellow duck', 'the yellow duck', 'the yellow duck'),
     ('is there a mug near the laptop', 'a mug near the laptop', 'a mug'),
     ('can you see the yellow ball', 'the yellow ball', 'the yellow ball'),
     ('do you see a red mug on the table', 'a red mug on the table', 'a red mug'),

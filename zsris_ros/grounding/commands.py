@@ -76,7 +76,7 @@ def command_spans(doc: Doc, nlp: Language) -> Optional[Tuple[Tuple[Span, ...], S
     """
     docs = [doc]
     target = request_target(doc)
-    if target is None and doc[0].lower_ in COMMAND_VERBS:
+    if target is None and (doc[0].lower_ in COMMAND_VERBS or governs_object(doc[0])):
         docs.append(nlp(f'{IMPERATIVE_CUE} {doc.text}'))
         target = request_target(docs[-1])
     if target is None:
@@ -209,7 +209,8 @@ def direct_object(verb: Token) -> Optional[Token]:
         and (named_before is None or c.i < named_before.i))]
     candidates += [c for c in verb.lefts if c.dep_ in deps]
     candidates = [c for c in candidates if names_object(c) and not refers_back(c)]
-    candidates.sort(key=lambda c: (is_wh(c), c.i))
+    # "which bottle is the tallest": a bare superlative says what is asked, the subject names it.
+    candidates.sort(key=lambda c: (c.tag_ in DESCRIBING_TAGS, is_wh(c), c.i))
     return candidates[0] if candidates else None
 
 
@@ -404,6 +405,12 @@ def is_locative(modifier: Token) -> bool:
 def is_copula(token: Token) -> bool:
     """Tell a copula ("where is the remote", "is there a mug") from a helping auxiliary."""
     return token.pos_ == 'AUX' and token.dep_ != 'aux'
+
+
+def governs_object(token: Token) -> bool:
+    """Tell a verb the model read as a noun by its object and particle ("hand over the duck")."""
+    deps = {c.dep_ for c in token.children}
+    return token.pos_ == 'NOUN' and {'dobj', 'prt'} <= deps
 
 
 def is_wh(token: Token) -> bool:

@@ -131,6 +131,9 @@ ROBOT_BENCHMARKS = [
     ('the farthest box from the window', 'the box', [], None,
      [('farthest_from', ['the window'])]),
     ('the nearest cup to me', 'the cup', ['nearest'], None, []),
+    ('which bottle is the tallest', 'bottle', ['biggest'], None, []),
+    # A possessive that refers back names no anchor: "by its handle" is how, not where.
+    ('the knife by its handle', 'the knife by its handle', [], None, []),
     # Region words after an ordinal's side name no object.
     ('the 2nd cup from the right side', 'the cup', [], (2, 'right'), []),
     ('the 2nd cup from the right-hand side', 'the cup', [], (2, 'right'), []),

@@ -44,7 +44,7 @@ from spacy.tokens import Doc, Token
 
 from .reading import (GENERIC_NOUNS, Ordinal, OrdinalAxis, Position, Reading, Relation,
                       RelationKind)
-from ..commands import NAMING_POS
+from ..commands import BACK_REFERENCES, NAMING_POS
 from ..phrase import clean_for_parser, DEFAULT_MODEL, fold_shouting, load_pipeline
 
 #: How deep anchors nest; the deepest is left unread, which bounds work on chained input.
@@ -451,6 +451,8 @@ class Scanner:
         """Tell whether the anchor names an object, not a region, the picture or clothing."""
         names = [self.lower[k] for k in self.first_name(start, end)]
         if not names or names[0] in REGIONS or names[-1] in PICTURES | ARRANGEMENTS:
+            return False
+        if start < end and self.lower[start] in BACK_REFERENCES:  # "by its handle"
             return False
         return kind != 'in' or not (all(n in COLOURS for n in names) or names[-1] in WORN)
 
