@@ -251,13 +251,16 @@ class _Scene:
         """Whether each proposal looks more like the phrase than like any background prompt."""
         if self.background is None:
             return np.zeros(self.layout.count, bool)
-        return _finite(self.scores[phrase]) > _finite(self.background)
+        return self._background_margin(_finite(self.scores[phrase])) > 0
 
     def _foreground_log_p(self, cosines: np.ndarray) -> np.ndarray:
         """Give log P(the phrase, not the background) per proposal: CLIP's own zero-shot."""
         t = max(self.settings.background_temperature, 1e-9)
-        margin = (cosines - _finite(self.background)) / t
-        return -np.logaddexp(0.0, -margin)
+        return -np.logaddexp(0.0, -self._background_margin(cosines) / t)
+
+    def _background_margin(self, cosines: np.ndarray) -> np.ndarray:
+        """How much more each proposal looks like the phrase than like the background."""
+        return cosines - _finite(self.background)
 
     def relation_support(self, rel: Relation, depth: int, judged: _Judged) -> np.ndarray | None:
         """R_i = sum_j p_anchor(j) R(i, j), never counting i (or a copy of i) as its anchor."""
