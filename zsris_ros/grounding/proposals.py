@@ -14,7 +14,7 @@ from typing import Iterator, Protocol
 
 import cv2
 import numpy as np
-from segment_anything import SamAutomaticMaskGenerator, SamPredictor
+from segment_anything import SamAutomaticMaskGenerator
 from segment_anything.modeling import Sam
 from segment_anything.utils.amg import batched_mask_to_box, calculate_stability_score
 import torch
@@ -23,6 +23,7 @@ from torchvision.ops.boxes import batched_nms
 from .config import GroundingConfig
 from .prompts import prompt_points
 from .sam_decoding import decode_point_prompts, predicted_ious
+from .sam_encoding import RowChunkedPredictor
 
 
 class Proposer(Protocol):
@@ -41,7 +42,7 @@ class SamProposer:
     """Proposes binary masks for every object-like region of a frame."""
 
     def __init__(self, sam: Sam) -> None:
-        self.predictor = SamPredictor(sam)
+        self.predictor = RowChunkedPredictor(sam)
 
     @torch.inference_mode()
     def propose(self, image_rgb: np.ndarray, config: GroundingConfig,
