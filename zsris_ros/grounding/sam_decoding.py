@@ -6,18 +6,23 @@ decoder's upscaling convolutions, upsamples all of them to the frame and only th
 those whose predicted IoU is under `pred_iou_thresh`. The predicted IoU comes from the
 decoder's transformer, before the upscaling, so a mask that fails it never needs upscaling
 or upsampling: the prompts with no surviving mask skip both, and of the others only the
-surviving masks are upsampled. The arithmetic of every mask that is kept is SAM's own;
-`test_proposals.py` checks the proposals equal the stock generator's.
+surviving masks are upsampled. The transformer itself runs with its projections on the
+prompt tokens' side (sam_transformer.py: the same products, associated otherwise, equal to
+SAM's up to float rounding); `test_proposals.py` checks the proposals equal the stock
+generator's.
 """
 
 from segment_anything.modeling import Sam
 import torch
 
+from .sam_transformer import share_image, SharedImage, two_way_transformer
+
 #: Prompts the decoder's transformer and upscaling take at once on a CPU. Each prompt carries
 #: its own 64x64x256 image (4 MB in fp32): a few of them stay in the cache between the
 #: transformer's many passes over them, a batch of 64 (256 MB) streams from memory on every
 #: pass (ViT-B decoder, 64 prompts, 2 cores: 4.5 s at once, 3.6 s by 16, 3.0 s by 4, 3.4 s
-#: one by one). A GPU wants them all at once.
+#: one by one; with the folded transformer 0.64 s by 16, 0.60 s by 4 or 8, 0.62 s by 2).
+#: A GPU wants them all at once.
 CPU_PROMPT_CHUNK = 4
 
 
@@ -30,8 +35,8 @@ def decode_point_prompts(model: Sam, image_embedding: torch.Tensor, coords: torc
     the low-resolution logits (K, 256, 256) and predicted IoUs (K,) of the masks whose IoU
     passes the threshold (all of them with a threshold of 0), prompt by prompt in order.
     """
-    decoded = [_decode_chunk(model, image_embedding, chunk, pred_iou_thresh)
-               for chunk in _chunks(coords)]
+    shared = _shared_image(model, image_embedding)
+    decoded = [_decode_chunk(model, shared, chunk, pred_iou_thresh) for chunk in _chunks(coords)]
     return torch.cat([logits for logits, _ in decoded]), torch.cat([q for _, q in decoded])
 
 
@@ -41,41 +46,49 @@ def _chunks(coords: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return coords.split(CPU_PROMPT_CHUNK)
 
 
-def _decode_chunk(model: Sam, image_embedding: torch.Tensor, coords: torch.Tensor,
+def _decode_chunk(model: Sam, shared: SharedImage, coords: torch.Tensor,
                   pred_iou_thresh: float) -> tuple[torch.Tensor, torch.Tensor]:
-    token_out, image_out, shape = _transformer(model, image_embedding, coords)
+    token_out, image_out = _transformer(model, shared, coords)
     quality = _multimask_ious(model, token_out)
     survives = quality > pred_iou_thresh if pred_iou_thresh > 0.0 else torch.ones_like(
         quality, dtype=torch.bool)
     prompts = survives.any(dim=1)
-    logits = _upscaled_masks(model.mask_decoder, token_out[prompts], image_out[prompts], shape)
+    logits = _upscaled_masks(model.mask_decoder, token_out[prompts], image_out[prompts],
+                             model.prompt_encoder.image_embedding_size)
     return logits[survives[prompts]], quality[survives]
 
 
 def predicted_ious(model: Sam, image_embedding: torch.Tensor, coords: torch.Tensor
                    ) -> torch.Tensor:
     """Return the (B, 3) predicted IoUs of the prompts' multimask outputs, decoding no mask."""
-    return torch.cat([_multimask_ious(model, _transformer(model, image_embedding, chunk)[0])
+    shared = _shared_image(model, image_embedding)
+    return torch.cat([_multimask_ious(model, _transformer(model, shared, chunk)[0])
                       for chunk in _chunks(coords)])
 
 
-def _transformer(model: Sam, image_embedding: torch.Tensor, coords: torch.Tensor
-                 ) -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]:
+def _shared_image(model: Sam, image_embedding: torch.Tensor) -> SharedImage:
+    """
+    Project the image for the transformer's first block, once for every prompt.
+
+    Point prompts carry no mask, so the dense prompt embedding is the same for every prompt
+    and so is the image the transformer starts from; it becomes per prompt where the tokens
+    first write into it.
+    """
+    dense = model.prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1)
+    return share_image(model.mask_decoder.transformer, image_embedding + dense,
+                       model.prompt_encoder.get_dense_pe())
+
+
+def _transformer(model: Sam, shared: SharedImage, coords: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Run the decoder's two-way transformer on one point per prompt."""
     decoder = model.mask_decoder
     labels = torch.ones((len(coords), 1), dtype=torch.int, device=coords.device)
-    sparse, dense = model.prompt_encoder(points=(coords[:, None, :], labels), boxes=None,
-                                         masks=None)
+    sparse, _ = model.prompt_encoder(points=(coords[:, None, :], labels), boxes=None,
+                                     masks=None)
     tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight])
     tokens = torch.cat([tokens.expand(len(coords), -1, -1), sparse], dim=1)
-    # Point prompts carry no mask, so the dense embedding is the same for every prompt and
-    # so is the image the transformer starts from. Given once (batch 1) instead of once per
-    # prompt, the first block's image projections run once and broadcast over the prompts;
-    # the image becomes per prompt where the tokens first write into it.
-    image = image_embedding + dense[:1]
-    positions = model.prompt_encoder.get_dense_pe()
-    token_out, image_out = decoder.transformer(image, positions, tokens)
-    return token_out, image_out, (len(coords), *image.shape[1:])
+    return two_way_transformer(decoder.transformer, shared, tokens)
 
 
 def _multimask_ious(model: Sam, token_out: torch.Tensor) -> torch.Tensor:
@@ -89,12 +102,12 @@ def _multimask_ious(model: Sam, token_out: torch.Tensor) -> torch.Tensor:
 
 
 def _upscaled_masks(decoder: torch.nn.Module, token_out: torch.Tensor,
-                    image_out: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
-    """Return the (P, 3, 256, 256) multimask logits of the prompts given."""
-    channels, height, width = shape[1:]
+                    image_out: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Return the (P, 3, 4H, 4W) multimask logits of the prompts given."""
+    height, width = size
     if not len(token_out):
         return token_out.new_zeros((0, 3, 4 * height, 4 * width))
-    image_out = image_out.transpose(1, 2).reshape(len(token_out), channels, height, width)
+    image_out = image_out.transpose(1, 2).reshape(len(token_out), -1, height, width)
     upscaled = decoder.output_upscaling(image_out)
     hyper = torch.stack([decoder.output_hypernetworks_mlps[i](token_out[:, 1 + i])
                          for i in range(1, decoder.num_mask_tokens)], dim=1)
