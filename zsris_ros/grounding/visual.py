@@ -8,6 +8,7 @@ class token sees the object inside its whole scene; local context encodes the ma
 from typing import Sequence
 
 import numpy as np
+from open_clip.transformer import ResidualAttentionBlock
 import torch
 import torch.nn.functional as F
 
@@ -79,9 +80,9 @@ class VisualEncoder:
         tokens = torch.cat([scene.expand(count, -1, -1)
                             for scene, count in zip(tokens.split(1), counts, strict=True)])
         weights = self.patch_weights(masks)
-        for block in blocks[masking_block:]:
-            masked = tokens[:, 1:] * weights[..., None]
-            tokens = block(torch.cat([tokens[:, :1], masked], dim=1))
+        for index, block in enumerate(blocks[masking_block:], start=masking_block):
+            masked = torch.cat([tokens[:, :1], tokens[:, 1:] * weights[..., None]], dim=1)
+            tokens = self._block(index, masked)
         pooled, _ = visual._pool(tokens)
         return pooled @ visual.proj
 
@@ -94,8 +95,36 @@ class VisualEncoder:
     def local_features(self, image: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         """Masked crops (background = fill value), squashed to the CLIP size, batch-encoded."""
         crops = torch.cat([self.masked_crop(image, mask) for mask in masks])
-        encode = self.clip.model.encode_image
-        return torch.cat([encode(batch) for batch in crops.split(self.crop_batch)])
+        return torch.cat([self._encode_image(batch) for batch in crops.split(self.crop_batch)])
+
+    def _encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        """Return CLIP's image features (encode_image) of resized, normalised images."""
+        visual = self.clip.model.visual
+        tokens = visual._embeds(images)
+        for index in range(len(visual.transformer.resblocks)):
+            tokens = self._block(index, tokens)
+        pooled, _ = visual._pool(tokens)
+        return pooled @ visual.proj
+
+    def _block(self, index: int, tokens: torch.Tensor) -> torch.Tensor:
+        """
+        Run ViT block `index` on (B, L, D) tokens.
+
+        Where CLIP pools its class token, nothing reads the other tokens after the last
+        block, so there it computes the class token alone: its attention to every token and
+        its MLP (ViT-B/32: a sixth of the block's work).
+        """
+        visual = self.clip.model.visual
+        blocks = visual.transformer.resblocks
+        block = blocks[index]
+        pools_class_token = visual.pool_type == 'tok' and visual.attn_pool is None
+        if (index < len(blocks) - 1 or not pools_class_token
+                or not isinstance(block, ResidualAttentionBlock)):
+            return block(tokens)
+        normed = block.ln_1(tokens)
+        attended = block.attn(normed[:, :1], normed, normed, need_weights=False)[0]
+        tokens = tokens[:, :1] + block.ls_1(attended)
+        return tokens + block.ls_2(block.mlp(block.ln_2(tokens)))
 
     def masked_crop(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """One proposal's local view: crop to its box, paint the outside, resize."""
