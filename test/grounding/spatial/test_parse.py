@@ -65,8 +65,11 @@ ROBOT_BENCHMARKS = [
     ('the third cup counting from the left', 'the cup', [], (3, 'left'), []),
     ('the second cup on the left', 'the cup', [], (2, 'left'), []),
     ('the second nearest cup', 'the cup', [], (2, 'nearest'), []),
-    # Ordinal has no size axis: the rank is dropped, the superlative kept.
-    ('the second biggest cup', 'the cup', ['biggest'], None, []),
+    # A size superlative after the rank counts by size, before any side word.
+    ('the second biggest cup', 'the cup', [], (2, 'biggest'), []),
+    ('the third smallest apple on the left', 'the apple', ['left'], (3, 'smallest'), []),
+    ('the second largest of the boxes', 'the boxes', [], (2, 'biggest'), []),
+    ('the 2nd closest of the cups', 'the cups', [], (2, 'nearest'), []),
     ('the cup directly above the sink', 'the cup', [], None, [('above', ['the sink'])]),
     ('the mug just left of the laptop', 'the mug', [], None, [('left_of', ['the laptop'])]),
     ('the apple on the edge of the table', 'the apple', [], None, [('on', ['the table'])]),

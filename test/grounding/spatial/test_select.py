@@ -173,6 +173,17 @@ def test_biggest_and_smallest_by_mask_area(position, expected):
     assert (chosen.status, chosen.index) == ('ok', expected)
 
 
+@pytest.mark.parametrize('ordinal, expected', [
+    (Ordinal(2, 'biggest'), 0), (Ordinal(3, 'biggest'), 3), (Ordinal(2, 'smallest'), 3),
+    (Ordinal(-1, 'biggest'), 2),
+])
+def test_ordinals_by_size_count_from_the_biggest_or_smallest(ordinal, expected):
+    """Rank by size: the radii 12, 20, 7 and 9 come 20, 12, 9, 7."""
+    masks = np.stack([disc(25, 60, 12), disc(75, 60, 20), disc(130, 60, 7), disc(175, 60, 9)])
+    chosen = select(cup(ordinal=ordinal), masks, {'cup': np.full(4, MATCH)})
+    assert (chosen.status, chosen.index) == ('ok', expected)
+
+
 def test_duplicate_and_part_masks_do_not_count_as_more_cups():
     """
     A second mask of the first cup and a part of the second: still four cups.

@@ -23,8 +23,9 @@ Reading rules, chosen once and applied everywhere:
 - An ordinal counts from the side "from ..." names, else from the first side word of its
   phrase, which it then takes over ("the second cup on the left": 2 from the left, no
   position). "last" counts from the side opposite its side word, so "the last cup on the
-  right" is rank -1 from the left: the rightmost. Without a side an ordinal counts from the
-  left. Ordinal has no size axis, so "the second biggest" keeps `biggest` and drops the rank.
+  right" is rank -1 from the left: the rightmost. A size superlative takes the rank before
+  a side does ("the second largest cup on the left": second by size among those on the
+  left). Without a side or a size an ordinal counts from the left.
 - "between A and B" splits its anchor at the first "and"; "between the plates" names both
   anchors with the same phrase: two objects that fit it.
 - "in" before clothing or a bare colour ("guy in white shirt", "woman in red") describes the
@@ -79,8 +80,9 @@ AXES: dict[str, OrdinalAxis] = {
 }
 OPPOSITE: dict[str, OrdinalAxis] = {
     'left': 'right', 'right': 'left', 'top': 'bottom', 'bottom': 'top', 'nearest': 'farthest',
-    'farthest': 'nearest',
+    'farthest': 'nearest', 'biggest': 'smallest', 'smallest': 'biggest',
 }
+SIZES = ('biggest', 'smallest')
 # Words that name a region rather than an object ("the left side", "the top left corner").
 REGIONS = frozenset({'side', 'part', 'half', 'corner', 'end', 'edge', 'area', 'portion'})
 # Words that push a side to its extreme ("far left", "most to the left", "left-most").
@@ -352,7 +354,8 @@ class Scanner:
         """
         Match "second", "3rd", "the very last", "second to last", "next to last".
 
-        A side superlative right after the rank is its axis: "the 2nd closest cup".
+        A side or size superlative right after the rank is its axis: "the 2nd closest cup",
+        "the second largest of the boxes".
         """
         i = self.skip(i, end, ORDINAL_LEADS)
         if i >= end:
@@ -368,11 +371,10 @@ class Scanner:
         if rank > 0 and j < end and self.lower[j] == 'last':
             return Cue(j + 1, rank=-rank)
         side = SIDES.get(self.lower[i + 1]) if i + 1 < end else None
-        if side in OPPOSITE and self.is_side(i + 1):
-            return Cue(i + 2, rank=rank, axis=side)
-        if self.lower[i + 1:i + 2] == ['of'] and self.names_anchor(i + 2, end, 'on'):
-            return Cue(i + 2, rank=rank, partitive=True)
-        return Cue(i + 1, rank=rank)
+        j, axis = (i + 2, side) if side in OPPOSITE and self.is_side(i + 1) else (i + 1, None)
+        if self.lower[j:j + 1] == ['of'] and self.names_anchor(j + 1, end, 'on'):
+            return Cue(j + 1, rank=rank, axis=axis, partitive=True)
+        return Cue(j, rank=rank, axis=axis)
 
     def axis(self, i: int, end: int) -> Optional[Cue]:
         """Match "from the right", "counting from the top": where an ordinal counts from."""
@@ -608,12 +610,13 @@ def combine(cues: list[Cue]) -> tuple[list[Position], Optional[Ordinal]]:
 
 def rank_along(rank: int, axes: list[OrdinalAxis],
                positions: list[Position]) -> Optional[Ordinal]:
-    """Count `rank` from the named axis, else from a side word it takes over from positions."""
+    """Count `rank` from the named axis, else from a size or side word it takes over."""
     if axes:
         return Ordinal(rank, axes[0])
-    side = next((p for p in positions if p in OPPOSITE), None)
+    sizes = [p for p in positions if p in SIZES]
+    side = next((p for p in sizes or positions if p in OPPOSITE), None)
     if side is None:
-        return None if {'biggest', 'smallest'} & set(positions) else Ordinal(rank)
+        return Ordinal(rank)
     positions.remove(side)
     return Ordinal(rank, side if rank > 0 else OPPOSITE[side])
 

@@ -15,8 +15,9 @@ RelationKind = Literal['left_of', 'right_of', 'above', 'below', 'on', 'in', 'in_
 GENERIC_NOUNS = frozenset({'thing', 'things', 'object', 'objects', 'item', 'items', 'one',
                            'ones', 'stuff', 'something'})
 #: The direction an ordinal counts from ("second from the right" -> right; plain "second" ->
-#: left, as people read a row).
-OrdinalAxis = Literal['left', 'right', 'top', 'bottom', 'nearest', 'farthest']
+#: left, as people read a row; "second largest" -> biggest).
+OrdinalAxis = Literal['left', 'right', 'top', 'bottom', 'nearest', 'farthest', 'biggest',
+                      'smallest']
 
 
 @dataclass
