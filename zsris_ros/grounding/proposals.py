@@ -22,7 +22,7 @@ from torchvision.ops.boxes import batched_nms
 
 from .config import GroundingConfig
 from .prompts import prompt_points
-from .sam_decoding import decode_point_prompts, predicted_ious
+from .sam_decoding import decode_point_prompts, frame_logits, predicted_ious
 from .sam_encoding import RowChunkedPredictor
 
 
@@ -115,9 +115,9 @@ class SamProposer:
         predictor = self.predictor
         low_res, quality = decode_point_prompts(predictor.model, predictor.features,
                                                 self._model_coords(points),
-                                                config.pred_iou_thresh)
-        logits = predictor.model.postprocess_masks(
-            low_res[:, None], predictor.input_size, predictor.original_size)[:, 0]
+                                                config.pred_iou_thresh, predictor.input_size)
+        logits = frame_logits(predictor.model, low_res, predictor.input_size,
+                              predictor.original_size)
         threshold = predictor.model.mask_threshold
         if config.stability_score_thresh > 0.0:
             stability = calculate_stability_score(logits, threshold, STABILITY_OFFSET)

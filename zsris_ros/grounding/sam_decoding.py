@@ -12,8 +12,11 @@ SAM's up to float rounding); `test_proposals.py` checks the proposals equal the 
 generator's.
 """
 
+import math
+
 from segment_anything.modeling import Sam
 import torch
+import torch.nn.functional as F
 
 from .sam_transformer import share_image, SharedImage, two_way_transformer
 
@@ -27,17 +30,60 @@ CPU_PROMPT_CHUNK = 4
 
 
 def decode_point_prompts(model: Sam, image_embedding: torch.Tensor, coords: torch.Tensor,
-                         pred_iou_thresh: float) -> tuple[torch.Tensor, torch.Tensor]:
+                         pred_iou_thresh: float, input_size: tuple[int, int]
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
     """
     Decode one positive point per prompt to the three multimask outputs that survive.
 
-    `coords` (B, 2) are in the model's input frame (after SamPredictor's transform). Returns
-    the low-resolution logits (K, 256, 256) and predicted IoUs (K,) of the masks whose IoU
-    passes the threshold (all of them with a threshold of 0), prompt by prompt in order.
+    `coords` (B, 2) are in the model's input frame (after SamPredictor's transform), where
+    the frame fills the top-left `input_size`. Returns the low-resolution logits (K, h, w) of
+    the part of SAM's 256x256 grid that the frame's pixels read (`frame_logits`) and the
+    predicted IoUs (K,) of the masks whose IoU passes the threshold (all of them with a
+    threshold of 0), prompt by prompt in order.
     """
     shared = _shared_image(model, image_embedding)
-    decoded = [_decode_chunk(model, shared, chunk, pred_iou_thresh) for chunk in _chunks(coords)]
+    covered = _covered_grid(model, input_size)
+    decoded = [_decode_chunk(model, shared, chunk, pred_iou_thresh, covered)
+               for chunk in _chunks(coords)]
     return torch.cat([logits for logits, _ in decoded]), torch.cat([q for _, q in decoded])
+
+
+def frame_logits(model: Sam, low_res: torch.Tensor, input_size: tuple[int, int],
+                 original_size: tuple[int, int]) -> torch.Tensor:
+    """
+    Return Sam.postprocess_masks of (K, h, w) covered-grid logits: (K, H, W) frame logits.
+
+    Upsampled by the same factor as the whole grid (to `img_size`), each input pixel reads the
+    same low-resolution logits with the same weights, so the frame's logits are SAM's.
+    """
+    scale = _input_pixels_per_logit(model)
+    upsampled = F.interpolate(low_res[:, None], (scale * low_res.shape[1],
+                                                 scale * low_res.shape[2]),
+                              mode='bilinear', align_corners=False)
+    cropped = upsampled[..., :input_size[0], :input_size[1]]
+    return F.interpolate(cropped, original_size, mode='bilinear', align_corners=False)[:, 0]
+
+
+def _covered_grid(model: Sam, input_size: tuple[int, int]) -> tuple[int, int]:
+    """
+    Return the embedding rows and columns whose masks the frame's pixels read.
+
+    The frame fills the top-left `input_size` of SAM's square input, the rest is padding
+    (a 4:3 frame leaves a quarter of it, 16:9 over two fifths). The upscaling works pixel by
+    pixel (two 2x2 stride-2 transposed convolutions, per-pixel norm and activations), so each
+    embedding pixel becomes its own 4x4 logits; bilinear upsampling reads, for input row y,
+    logit rows floor((y + 0.5) / scale - 0.5) and the one after.
+    """
+    scale = _input_pixels_per_logit(model)
+    covered = []
+    for size, grid in zip(input_size, model.prompt_encoder.image_embedding_size):
+        logits = min(4 * grid, math.floor((size - 0.5) / scale - 0.5) + 2)
+        covered.append(min(grid, -(-logits // 4)))
+    return covered[0], covered[1]
+
+
+def _input_pixels_per_logit(model: Sam) -> int:
+    return model.image_encoder.img_size // (4 * model.prompt_encoder.image_embedding_size[0])
 
 
 def _chunks(coords: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -47,14 +93,15 @@ def _chunks(coords: torch.Tensor) -> tuple[torch.Tensor, ...]:
 
 
 def _decode_chunk(model: Sam, shared: SharedImage, coords: torch.Tensor,
-                  pred_iou_thresh: float) -> tuple[torch.Tensor, torch.Tensor]:
+                  pred_iou_thresh: float, covered: tuple[int, int]
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
     token_out, image_out = _transformer(model, shared, coords)
     quality = _multimask_ious(model, token_out)
     survives = quality > pred_iou_thresh if pred_iou_thresh > 0.0 else torch.ones_like(
         quality, dtype=torch.bool)
     prompts = survives.any(dim=1)
     logits = _upscaled_masks(model.mask_decoder, token_out[prompts], image_out[prompts],
-                             model.prompt_encoder.image_embedding_size)
+                             model.prompt_encoder.image_embedding_size, covered)
     return logits[survives[prompts]], quality[survives]
 
 
@@ -102,13 +149,14 @@ def _multimask_ious(model: Sam, token_out: torch.Tensor) -> torch.Tensor:
 
 
 def _upscaled_masks(decoder: torch.nn.Module, token_out: torch.Tensor,
-                    image_out: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Return the (P, 3, 4H, 4W) multimask logits of the prompts given."""
-    height, width = size
+                    image_out: torch.Tensor, size: tuple[int, int],
+                    covered: tuple[int, int]) -> torch.Tensor:
+    """Return the (P, 3, 4h, 4w) multimask logits of the prompts, h x w covered pixels."""
+    rows, cols = covered
     if not len(token_out):
-        return token_out.new_zeros((0, 3, 4 * height, 4 * width))
-    image_out = image_out.transpose(1, 2).reshape(len(token_out), -1, height, width)
-    upscaled = decoder.output_upscaling(image_out)
+        return token_out.new_zeros((0, 3, 4 * rows, 4 * cols))
+    image_out = image_out.transpose(1, 2).reshape(len(token_out), -1, *size)
+    upscaled = decoder.output_upscaling(image_out[..., :rows, :cols])
     hyper = torch.stack([decoder.output_hypernetworks_mlps[i](token_out[:, 1 + i])
                          for i in range(1, decoder.num_mask_tokens)], dim=1)
     flat = upscaled.flatten(2)
