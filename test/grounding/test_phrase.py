@@ -63,6 +63,9 @@ MULTI_STEP = [
     ('take the sponge to wipe the table', 'the sponge', 'the sponge'),
     # A step said first, and a pronoun that refers back to it ("put" is tagged past tense).
     ('after picking up the spoon, put it in the sink', 'the spoon', 'the spoon'),
+    # Steps joined by a bare "then".
+    ('move to the chair then pick up the book', 'the book', 'the book'),
+    ('go to the table then grab the red cup', 'the red cup', 'the red cup'),
     # "for" names what is looked for; the parser hangs the phrase's last noun on the verb.
     ('I am looking for the cereal box behind the milk carton',
      'the cereal box behind the milk carton', 'the cereal box'),
@@ -157,9 +160,13 @@ QUESTIONS = [
     ('where are my keys', 'my keys', 'my keys'),
     ('which one is the red block?', 'the red block', 'the red block'),
     # A bare superlative is what is asked; the wh-subject names the object.
-    ('which bottle is the tallest', 'which bottle is the tallest', 'which bottle'),
+    ('which bottle is the tallest', 'which bottle is the tallest', 'bottle'),
     # A verb the model read as a noun, known by its particle and object.
     ('hand over the yellow duck', 'the yellow duck', 'the yellow duck'),
+    # A demonstrative the model reads as a clause's subject ("that" wrenches).
+    ('hand me that wrench', 'that wrench', 'that wrench'),
+    # What the question asks with is not part of what it names.
+    ('how many apples are on the table?', 'apples', 'apples'),
     ('is there a mug near the laptop', 'a mug near the laptop', 'a mug'),
     ('can you see the yellow ball', 'the yellow ball', 'the yellow ball'),
     ('do you see a red mug on the table', 'a red mug on the table', 'a red mug'),
@@ -169,7 +176,7 @@ QUESTIONS = [
     ('what color is the cup', 'the cup', 'the cup'),
     ('show me where the scissors are', 'the scissors', 'the scissors'),
     # The property asked about is what singles the object out.
-    ('which cup is red', 'which cup is red', 'which cup'),
+    ('which cup is red', 'which cup is red', 'cup'),
     ('is the lamp by the bed on?', 'the lamp by the bed', 'the lamp'),
     ('what color is the mug on the left?', 'the mug on the left', 'the mug'),
     ('is there a banana on the plate?', 'a banana on the plate', 'a banana'),

@@ -33,7 +33,7 @@ OBJECT_DEPS = frozenset({'dobj', 'attr', 'oprd'})
 # A noun under one of these is the object, mis-attached ("pass me that mug": mug is ccomp).
 MISPARSED_OBJECT_DEPS = frozenset({'ccomp', 'xcomp', 'npadvmod', 'appos'})
 # Clauses that carry the actual request ("I need you to fetch", "go and get", "help me find").
-COMPLEMENT_DEPS = frozenset({'xcomp', 'ccomp', 'conj', 'advcl'})
+COMPLEMENT_DEPS = frozenset({'xcomp', 'ccomp', 'conj', 'advcl', 'dep'})
 # Attachments after the object that can still describe it ("the cup on the left").
 MODIFIER_DEPS = frozenset({'prep', 'advmod'})
 # Prepositions that state where an object goes, never which object is meant.
@@ -46,6 +46,8 @@ PLACEMENT_VERBS = frozenset({
     'put', 'place', 'set', 'move', 'drop', 'throw', 'toss', 'lay', 'hang', 'insert', 'pour',
     'stack', 'dump',
 })
+# Determiners the small model may read as a clause's subject ("hand me [that] wrench").
+DEMONSTRATIVES = frozenset({'that', 'this', 'these', 'those'})
 # Imperative verbs the small model mistags when they open a short command ("point at the cup"
 # as a noun, ASR-style "grab cup" as a name, "set the mug on the table" as past tense). Only
 # words that do not also head RefCOCO-style referring expressions are listed (not "hand",
@@ -81,6 +83,8 @@ def command_spans(doc: Doc, nlp: Language) -> Optional[Tuple[Tuple[Span, ...], S
         target = request_target(docs[-1])
     if target is None:
         target = next(filter(None, map(fronted_target, roots(doc))), None)
+    if target is None and any(map(has_request, docs)):
+        target = request_target(with_articles(doc, nlp))
     if target is not None:
         return target_spans(target)
     if any(map(has_request, docs)):
@@ -106,6 +110,19 @@ def noun_reading(doc: Doc, nlp: Language) -> Doc:
     if cued[1].pos_ in ('NOUN', 'PROPN') and not has_request(cued):
         return cued
     return doc
+
+
+def with_articles(doc: Doc, nlp: Language) -> Doc:
+    """
+    Parse the text again with "the" for each demonstrative before a word.
+
+    The small model reads "hand me that wrench" as a clause ("that" wrenches); with "the" the
+    same words name the wrench. Tokens stay one for one, so spans map back to the input.
+    """
+    words = [('the' if t.lower_ in DEMONSTRATIVES and t.i + 1 < len(doc) else t.text)
+             + t.whitespace_ for t in doc]
+    reparsed = nlp(''.join(words))
+    return reparsed if len(reparsed) == len(doc) else doc
 
 
 def request_target(doc: Doc) -> Optional[Token]:
@@ -276,9 +293,10 @@ def target_spans(target: Token) -> Tuple[Tuple[Span, ...], Span]:
     if needs_clause(target):
         spans = (subtree_span(target.head),)
     else:
-        spans = (referring_span(target), *fronted_locations(target))
+        spans = (without_question_words(referring_span(target)), *fronted_locations(target))
     chunk = chunk_of(target)
-    return spans, over_misread_noun(chunk) if chunk is not None else spans[0]
+    noun = over_misread_noun(chunk) if chunk is not None else spans[0]
+    return spans, without_question_words(noun)
 
 
 def needs_clause(target: Token) -> bool:
@@ -309,6 +327,20 @@ def referring_span(target: Token) -> Span:
     while end - 1 > target.i and is_bare_particle(target.doc[end - 1]):
         end -= 1
     return target.doc[start:end]
+
+
+def without_question_words(span: Span) -> Span:
+    """Drop what asks from the front of a phrase: "how many apples" -> "apples"."""
+    start = span.start
+    while start < span.end - 1 and asks(span.doc[start]):
+        start += 1
+    return span.doc[start:span.end]
+
+
+def asks(token: Token) -> bool:
+    """Tell a question word, or a modifier it asks with ("many" of "how many")."""
+    return token.tag_ in WH_TAGS or (token.dep_ in ('amod', 'advmod', 'det') and any(
+        c.tag_ in WH_TAGS for c in token.children))
 
 
 def fronted_locations(target: Token) -> list[Span]:
