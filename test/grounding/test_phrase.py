@@ -152,6 +152,11 @@ COMMANDS = [
     ('bring me the cup. thanks', 'the cup', 'the cup'),
     # The object is only a pronoun: nothing names it, so the whole command is kept.
     ('pick it up', 'pick it up', 'pick it up'),
+    # The object said first, the request referring back to it; a greeting names no object.
+    ('That red box, pick it up', 'That red box', 'That red box'),
+    ('The banana. Pick it up.', 'The banana', 'The banana'),
+    ('the cup on the left, could you hand it to me', 'the cup on the left', 'the cup'),
+    ('ok robot, now pick it up', 'ok robot , now pick it up', 'ok robot , now pick it up'),
     ('put it in the bowl', 'put it in the bowl', 'put it in the bowl'),
 ]
 

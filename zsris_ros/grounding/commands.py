@@ -46,6 +46,8 @@ PLACEMENT_VERBS = frozenset({
     'put', 'place', 'set', 'move', 'drop', 'throw', 'toss', 'lay', 'hang', 'insert', 'pour',
     'stack', 'dump',
 })
+# Words that open a greeting, not an object's name ("ok robot, pick it up").
+GREETINGS = frozenset({'ok', 'okay', 'hey', 'hi', 'hello', 'yo'})
 # Determiners the small model may read as a clause's subject ("hand me [that] wrench").
 DEMONSTRATIVES = frozenset({'that', 'this', 'these', 'those'})
 # Imperative verbs the small model mistags when they open a short command ("point at the cup"
@@ -88,8 +90,37 @@ def command_spans(doc: Doc, nlp: Language) -> Optional[Tuple[Tuple[Span, ...], S
     if target is not None:
         return target_spans(target)
     if any(map(has_request, docs)):
+        topic = topic_before(doc)
+        if topic is not None:
+            return (without_punctuation(subtree_span(topic.root)),), topic
         return (doc[:],), doc[:]
     return None
+
+
+def topic_before(doc: Doc) -> Optional[Span]:
+    """
+    Return the noun chunk of an object named before a request that refers back to it.
+
+    "That red box, pick it up" and "The banana. Pick it up." say the object first; the
+    request's own object is only "it". A greeting ("ok robot, now pick it up") names no
+    object.
+    """
+    for root in roots(doc):
+        if is_request(root) and has_pronoun_object(root):
+            named = [c for c in doc.noun_chunks
+                     if c.root.right_edge.i < root.i and names_object(c.root)
+                     and c.root.dep_ != 'pobj' and c[0].lower_ not in GREETINGS]
+            if named:
+                return named[-1]
+    return None
+
+
+def without_punctuation(span: Span) -> Span:
+    """Drop the punctuation that ends a span ("The banana." -> "The banana")."""
+    end = span.end
+    while end - 1 > span.start and span.doc[end - 1].is_punct:
+        end -= 1
+    return span.doc[span.start:end]
 
 
 def noun_reading(doc: Doc, nlp: Language) -> Doc:
