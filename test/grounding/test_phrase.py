@@ -152,6 +152,10 @@ COMMANDS = [
     ('bring me the cup. thanks', 'the cup', 'the cup'),
     # The object is only a pronoun: nothing names it, so the whole command is kept.
     ('pick it up', 'pick it up', 'pick it up'),
+    # A quantity's noun phrase is what it counts; a container stays the object.
+    ('grab the pair of scissors', 'the pair of scissors', 'scissors'),
+    ('bring me a bunch of bananas', 'a bunch of bananas', 'bananas'),
+    ('get me a bottle of water', 'a bottle of water', 'a bottle'),
     # The object said first, the request referring back to it; a greeting names no object.
     ('That red box, pick it up', 'That red box', 'That red box'),
     ('The banana. Pick it up.', 'The banana', 'The banana'),

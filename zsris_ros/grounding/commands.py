@@ -46,6 +46,11 @@ PLACEMENT_VERBS = frozenset({
     'put', 'place', 'set', 'move', 'drop', 'throw', 'toss', 'lay', 'hang', 'insert', 'pour',
     'stack', 'dump',
 })
+# Nouns that count or gather what their "of" names ("a pair of scissors", "a bunch of
+# bananas"); a container ("a bottle of water") is an object of its own.
+QUANTITY_NOUNS = frozenset({'pair', 'pairs', 'bunch', 'bunches', 'couple', 'handful', 'piece',
+                            'pieces', 'bit', 'lot', 'lots', 'pile', 'stack', 'set', 'group',
+                            'bundle'})
 # Words that open a greeting, not an object's name ("ok robot, pick it up").
 GREETINGS = frozenset({'ok', 'okay', 'hey', 'hi', 'hello', 'yo'})
 # Determiners the small model may read as a clause's subject ("hand me [that] wrench").
@@ -327,7 +332,17 @@ def target_spans(target: Token) -> Tuple[Tuple[Span, ...], Span]:
         spans = (without_question_words(referring_span(target)), *fronted_locations(target))
     chunk = chunk_of(target)
     noun = over_misread_noun(chunk) if chunk is not None else spans[0]
-    return spans, without_question_words(noun)
+    return spans, without_question_words(counted_noun(noun))
+
+
+def counted_noun(noun: Span) -> Span:
+    """Name what a quantity counts: "the pair of scissors" -> "scissors"."""
+    if noun.root.lower_ not in QUANTITY_NOUNS:
+        return noun
+    counted = next((o for prep in noun.root.children if prep.lower_ == 'of'
+                    for o in prep.children if o.dep_ == 'pobj' and names_object(o)), None)
+    chunk = chunk_of(counted) if counted is not None else None
+    return chunk if chunk is not None else noun
 
 
 def needs_clause(target: Token) -> bool:
