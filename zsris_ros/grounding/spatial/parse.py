@@ -43,8 +43,8 @@ from typing import Optional
 from spacy.language import Language
 from spacy.tokens import Doc, Token
 
-from .reading import (GENERIC_NOUNS, Ordinal, OrdinalAxis, Position, Reading, Relation,
-                      RelationKind)
+from .reading import (GENERIC_NOUNS, GENERIC_TARGET, Ordinal, OrdinalAxis, Position, Reading,
+                      Relation, RelationKind)
 from ..commands import BACK_REFERENCES, NAMING_POS
 from ..phrase import clean_for_parser, DEFAULT_MODEL, fold_shouting, load_pipeline
 
@@ -83,6 +83,8 @@ OPPOSITE: dict[str, OrdinalAxis] = {
     'farthest': 'nearest', 'biggest': 'smallest', 'smallest': 'biggest',
 }
 SIZES = ('biggest', 'smallest')
+# "the middle of the three cups" chooses from the cups; "the middle of the table" is a place.
+PLURAL_TAGS = frozenset({'NNS', 'NNPS'})
 # Words that name a region rather than an object ("the left side", "the top left corner").
 REGIONS = frozenset({'side', 'part', 'half', 'corner', 'end', 'edge', 'area', 'portion'})
 # Words that push a side to its extreme ("far left", "most to the left", "left-most").
@@ -302,7 +304,9 @@ class Scanner:
         positions, ordinal = combine(cues)
         reading = Reading(text, text, positions, ordinal, relations)
         if reading.is_spatial or depth > 0:
-            reading.target = self.target(kept, start, end) or text
+            # "second from left" names no kind of object: any object may be the one.
+            unnamed = GENERIC_TARGET if reading.is_spatial else text
+            reading.target = self.target(kept, start, end) or unnamed
         return reading
 
     def chosen_from(self, cues: list[Cue], start: int, end: int, depth: int,
@@ -529,7 +533,8 @@ class Scanner:
             return Cue(cue.end + 1, cue.positions, partitive=True)
         if not cue.region and cue.positions in (('left',), ('right',)):
             return Cue(cue.end + 1, relation=f'{cue.positions[0]}_of')
-        if not (cue.region or after_preposition or last.tag_ == 'NN'):
+        if not (cue.region or after_preposition) and (
+                last.tag_ != 'NN' or (name and self.tokens[name[-1]].tag_ in PLURAL_TAGS)):
             return Cue(cue.end + 1, cue.positions, partitive=True)
         if cue.positions == ('middle',) and self.two_names(cue.end + 1, end):
             return Cue(cue.end + 1, relation='between')
