@@ -76,6 +76,11 @@ SPOKEN = [
     ('uh, the, um, red cup', 'the red cup', 'the red cup'),
     ('um, pick up the, uh, red cup on the left', 'the red cup on the left', 'the red cup'),
     ('the umbrella', 'the umbrella', 'the umbrella'),
+    # A closing please or thanks is not part of the description.
+    ('Red cup please', 'Red cup', 'Red cup'),
+    ('the blue mug, thanks!', 'the blue mug', 'the blue mug'),
+    ('pick up the spoon please.', 'the spoon', 'the spoon'),
+    ('please', 'please', 'please'),
 ]
 
 MISREAD_NOUNS = [

