@@ -29,7 +29,12 @@ import torch
 
 @dataclass
 class SharedImage:
-    """The image side of the first block, the same for every point prompt: projected once."""
+    """
+    The image side of the first block, the same for every point prompt: projected once.
+
+    Its keys, values and queries are the first block's projections (`share_image`), so its
+    methods take that block's attentions.
+    """
 
     image: torch.Tensor  #: (1, N, C)
     positions: torch.Tensor  #: (1, N, C)
