@@ -90,11 +90,12 @@ def command_spans(doc: Doc, nlp: Language) -> Optional[Tuple[Tuple[Span, ...], S
         target = request_target(docs[-1])
     if target is None:
         target = next(filter(None, map(fronted_target, roots(doc))), None)
-    if target is None and any(map(has_request, docs)):
+    requested = any(map(has_request, docs))
+    if target is None and requested:
         target = request_target(with_articles(doc, nlp))
     if target is not None:
         return target_spans(target)
-    if any(map(has_request, docs)):
+    if requested:
         topic = topic_before(doc)
         if topic is not None:
             return (without_punctuation(subtree_span(topic.root)),), topic
@@ -275,7 +276,12 @@ def first_prepositional_object(verb: Token) -> Optional[Token]:
     ("looking for the cereal box behind the milk carton": "carton" as npadvmod).
     """
     return next((o for prep in verb.rights if prep.dep_ == 'prep'
-                 for o in prep.children if o.dep_ == 'pobj' and names_object(o)), None)
+                 for o in named_objects(prep)), None)
+
+
+def named_objects(preposition: Token) -> list[Token]:
+    """Return the objects of a preposition that name something (not "it" or "me")."""
+    return [o for o in preposition.children if o.dep_ == 'pobj' and names_object(o)]
 
 
 def participle_subject(verb: Token) -> Optional[Token]:
@@ -300,7 +306,7 @@ def prepositional_object(verb: Token) -> Optional[Token]:
             continue
         # A particle with an object of its own is a misparsed preposition ("rinse off the mug").
         for prep in [child, *child.children]:
-            objects = [o for o in prep.children if o.dep_ == 'pobj' and names_object(o)]
+            objects = named_objects(prep)
             if prep.dep_ in ('prep', 'prt') and objects:
                 return objects[0]
     return None
@@ -340,7 +346,7 @@ def counted_noun(noun: Span) -> Span:
     if noun.root.lower_ not in QUANTITY_NOUNS:
         return noun
     counted = next((o for prep in noun.root.children if prep.lower_ == 'of'
-                    for o in prep.children if o.dep_ == 'pobj' and names_object(o)), None)
+                    for o in named_objects(prep)), None)
     chunk = chunk_of(counted) if counted is not None else None
     return chunk if chunk is not None else noun
 

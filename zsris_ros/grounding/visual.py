@@ -80,11 +80,10 @@ class VisualEncoder:
         tokens = torch.cat([scene.expand(count, -1, -1)
                             for scene, count in zip(tokens.split(1), counts, strict=True)])
         weights = self.patch_weights(masks)
-        for index, block in enumerate(blocks[masking_block:], start=masking_block):
+        for index in range(masking_block, len(blocks)):
             masked = torch.cat([tokens[:, :1], tokens[:, 1:] * weights[..., None]], dim=1)
             tokens = self._block(index, masked)
-        pooled, _ = visual._pool(tokens)
-        return pooled @ visual.proj
+        return self._projected(tokens)
 
     def patch_weights(self, masks: torch.Tensor) -> torch.Tensor:
         """Fraction of each ViT patch a mask covers (area interpolation, our deviation)."""
@@ -103,6 +102,11 @@ class VisualEncoder:
         tokens = visual._embeds(images)
         for index in range(len(visual.transformer.resblocks)):
             tokens = self._block(index, tokens)
+        return self._projected(tokens)
+
+    def _projected(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Pool the last block's tokens and project them into the joint embedding."""
+        visual = self.clip.model.visual
         pooled, _ = visual._pool(tokens)
         return pooled @ visual.proj
 

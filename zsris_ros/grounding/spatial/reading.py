@@ -11,9 +11,9 @@ Position = Literal['left', 'right', 'top', 'bottom', 'middle', 'nearest', 'farth
 RelationKind = Literal['left_of', 'right_of', 'above', 'below', 'on', 'in', 'in_front_of',
                        'behind', 'next_to', 'closest_to', 'farthest_from', 'between',
                        'bigger_than', 'smaller_than']
-#: Head nouns that name no kind of object: "the red thing" is any red object.
 #: The target of an expression that names no kind of object ("second from left").
 GENERIC_TARGET = 'the one'
+#: Head nouns that name no kind of object: "the red thing" is any red object.
 GENERIC_NOUNS = frozenset({'thing', 'things', 'object', 'objects', 'item', 'items', 'one',
                            'ones', 'stuff', 'something'})
 #: The direction an ordinal counts from ("second from the right" -> right; plain "second" ->
