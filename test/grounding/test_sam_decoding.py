@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from zsris_ros.grounding.models import build_sam_tiny
-from zsris_ros.grounding.sam_decoding import decode_point_prompts, frame_logits
+from zsris_ros.grounding.sam_decoding import decode_point_prompts, frame_logits, shared_image
 
 
 @pytest.fixture(scope='module')
@@ -27,8 +27,9 @@ def test_covered_grid_gives_sams_frame_logits(sam, input_size, original_size):
                             *sam.prompt_encoder.image_embedding_size, generator=generator)
     coords = torch.rand(5, 2, generator=generator) * torch.tensor(input_size[::-1])
     with torch.inference_mode():
-        whole, whole_quality = decode_point_prompts(sam, embedding, coords, 0.0, (size, size))
-        covered, quality = decode_point_prompts(sam, embedding, coords, 0.0, input_size)
+        shared = shared_image(sam, embedding)
+        whole, whole_quality = decode_point_prompts(sam, shared, coords, 0.0, (size, size))
+        covered, quality = decode_point_prompts(sam, shared, coords, 0.0, input_size)
         expected = sam.postprocess_masks(whole[:, None], input_size, original_size)[:, 0]
         got = frame_logits(sam, covered, input_size, original_size)
     assert torch.equal(quality, whole_quality)

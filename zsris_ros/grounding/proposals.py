@@ -22,7 +22,8 @@ from torchvision.ops.boxes import batched_nms
 
 from .config import GroundingConfig
 from .prompts import prompt_points
-from .sam_decoding import decode_point_prompts, frame_logits, predicted_ious
+from .sam_decoding import (decode_point_prompts, frame_logits, predicted_ious, shared_image,
+                           SharedImage)
 from .sam_encoding import RowChunkedPredictor
 
 
@@ -76,8 +77,9 @@ class SamProposer:
             self.predictor.set_image(image_rgb)
         with stage_timer(timings, 'sam_decoder'):
             grid = prompt_points(image_rgb, config)
+            shared = shared_image(self.predictor.model, self.predictor.features)
             step = config.points_per_batch
-            batches = [self._decode(grid[i:i + step], config)
+            batches = [self._decode(grid[i:i + step], config, shared)
                        for i in range(0, len(grid), step)]
         self.predictor.reset_image()
         masks = torch.cat([b[0] for b in batches])
@@ -90,9 +92,10 @@ class SamProposer:
         predictor = self.predictor
         predictor.set_image(image_rgb)
         coords = self._model_coords(prompt_points(image_rgb, config))
+        shared = shared_image(predictor.model, predictor.features)
         step = config.points_per_batch
         quality = torch.cat([
-            predicted_ious(predictor.model, predictor.features, coords[i:i + step]).flatten()
+            predicted_ious(predictor.model, shared, coords[i:i + step]).flatten()
             for i in range(0, len(coords), step)])
         predictor.reset_image()
         return quality
@@ -103,7 +106,7 @@ class SamProposer:
         coords = predictor.transform.apply_coords(points, predictor.original_size)
         return torch.as_tensor(coords, dtype=torch.float, device=predictor.device)
 
-    def _decode(self, points: np.ndarray, config: GroundingConfig
+    def _decode(self, points: np.ndarray, config: GroundingConfig, shared: SharedImage
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """
         Masks of one batch of point prompts that pass the IoU and stability filters.
@@ -113,7 +116,7 @@ class SamProposer:
         logits, as in the stock generator.
         """
         predictor = self.predictor
-        low_res, quality = decode_point_prompts(predictor.model, predictor.features,
+        low_res, quality = decode_point_prompts(predictor.model, shared,
                                                 self._model_coords(points),
                                                 config.pred_iou_thresh, predictor.input_size)
         logits = frame_logits(predictor.model, low_res, predictor.input_size,

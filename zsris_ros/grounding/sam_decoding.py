@@ -29,19 +29,19 @@ from .sam_transformer import share_image, SharedImage, two_way_transformer
 CPU_PROMPT_CHUNK = 4
 
 
-def decode_point_prompts(model: Sam, image_embedding: torch.Tensor, coords: torch.Tensor,
+def decode_point_prompts(model: Sam, shared: SharedImage, coords: torch.Tensor,
                          pred_iou_thresh: float, input_size: tuple[int, int]
                          ) -> tuple[torch.Tensor, torch.Tensor]:
     """
     Decode one positive point per prompt to the three multimask outputs that survive.
 
+    `shared` is the frame's image for the transformer (`shared_image`, once per frame);
     `coords` (B, 2) are in the model's input frame (after SamPredictor's transform), where
     the frame fills the top-left `input_size`. Returns the low-resolution logits (K, h, w) of
     the part of SAM's 256x256 grid that the frame's pixels read (`frame_logits`) and the
     predicted IoUs (K,) of the masks whose IoU passes the threshold (all of them with a
     threshold of 0), prompt by prompt in order.
     """
-    shared = _shared_image(model, image_embedding)
     covered = _covered_grid(model, input_size)
     decoded = [_decode_chunk(model, shared, chunk, pred_iou_thresh, covered)
                for chunk in _chunks(coords)]
@@ -105,17 +105,15 @@ def _decode_chunk(model: Sam, shared: SharedImage, coords: torch.Tensor,
     return logits[survives[prompts]], quality[survives]
 
 
-def predicted_ious(model: Sam, image_embedding: torch.Tensor, coords: torch.Tensor
-                   ) -> torch.Tensor:
+def predicted_ious(model: Sam, shared: SharedImage, coords: torch.Tensor) -> torch.Tensor:
     """Return the (B, 3) predicted IoUs of the prompts' multimask outputs, decoding no mask."""
-    shared = _shared_image(model, image_embedding)
     return torch.cat([_multimask_ious(model, _transformer(model, shared, chunk)[0])
                       for chunk in _chunks(coords)])
 
 
-def _shared_image(model: Sam, image_embedding: torch.Tensor) -> SharedImage:
+def shared_image(model: Sam, image_embedding: torch.Tensor) -> SharedImage:
     """
-    Project the image for the transformer's first block, once for every prompt.
+    Project the image for the transformer's first block, once per frame for every prompt.
 
     Point prompts carry no mask, so the dense prompt embedding is the same for every prompt
     and so is the image the transformer starts from; it becomes per prompt where the tokens
