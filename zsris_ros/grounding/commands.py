@@ -14,6 +14,8 @@ from typing import Iterator, List, Optional, Tuple
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
+from .spatial.reading import SIDES
+
 # Personal subjects that mark a request ("I want ...", "we need ...", "you should ...").
 REQUEST_SUBJECTS = frozenset({'i', 'we', 'you'})
 # Object pronouns that name the recipient, not the object ("pass me that mug").
@@ -69,6 +71,13 @@ COMMAND_VERBS = frozenset({
 IMPERATIVE_CUE = 'please'
 # Prefixed to a terse expression to make its first word parse as the noun it is.
 NOUN_CUE = 'the'
+# The small model cuts many two-word names short ("the fire [extinguisher]", "the milk
+# [carton]"), reading the last word as an adverb, a verb or a second object. Words it may have
+# cut, and what is said of the name to read them again: there it tags nouns as nouns.
+CUT_NAME_POS = frozenset({'NOUN', 'PROPN', 'VERB', 'ADV'})
+CUT_NAME_WORDS = 2
+NAME_PREDICATE = ('is', 'here')
+NOUN_TAGS = frozenset({'NN', 'NNS', 'NNP', 'NNPS'})
 # Comparatives and superlatives: after a noun they describe it ("bottle closest to camera"),
 # after an imperative they would be odd.
 DESCRIBING_TAGS = frozenset({'JJR', 'JJS', 'RBR', 'RBS'})
@@ -135,18 +144,51 @@ def noun_reading(doc: Doc, nlp: Language) -> Doc:
 
     "bottle closest to camera" parses as the imperative "bottle"; behind an article (the
     parse then lies one token to the right) the same words read as the bottle they name.
-    Tried only when an adjective follows the verb (an imperative is followed by its object,
-    a particle or a place: "wait by the door"), and kept only when that reading starts with
-    a noun and asks for nothing.
+    Tried only when the expression opens with its verb and no object (see
+    `opens_with_misread_noun`), and kept only when that reading starts with a noun and asks
+    for nothing.
     """
-    first = doc[0]
-    if (len(doc) < 2 or first.tag_ != 'VB' or first.lower_ in COMMAND_VERBS
-            or doc[1].tag_ not in DESCRIBING_TAGS or direct_object(first) is not None):
+    if not opens_with_misread_noun(doc):
         return doc
     cued = nlp(f'{NOUN_CUE} {doc.text}')
     if cued[1].pos_ in ('NOUN', 'PROPN') and not has_request(cued):
         return cued
     return doc
+
+
+def opens_with_misread_noun(doc: Doc) -> bool:
+    """
+    Tell a terse expression whose opening noun the model may have read as a verb.
+
+    Either the first word is the verb and what follows it would be odd after an imperative
+    (an adjective: "bottle closest to camera"; an adverb that is no manner: "fire
+    extinguisher on the right"; an imperative is followed by its object, a particle or a
+    place: "wait by the door"), or nouns and a modal lead up to the verb, its subject
+    ("door handle on the right", "trash can on the right").
+    """
+    root = roots(doc)[0]
+    if (len(doc) < 2 or len(roots(doc)) > 1 or root.lower_ in COMMAND_VERBS
+            or doc[0].lower_ in COMMAND_VERBS or direct_object(root) is not None):
+        return False
+    if root.i == 0:
+        second = doc[1]
+        return root.tag_ == 'VB' and (second.tag_ in DESCRIBING_TAGS or (
+            second.tag_ == 'RB' and not second.lower_.endswith('ly')))
+    return root.pos_ in ('VERB', 'AUX') and root.i <= CUT_NAME_WORDS and all(
+        t.pos_ in ('NOUN', 'PROPN') or t.tag_ == 'MD' for t in doc[:root.i])
+
+
+def opens_with_name(doc: Doc, nlp: Language) -> bool:
+    """
+    Tell a terse name the model read as a clause ("door handle on the right").
+
+    It parses as a verb with a noun subject, like the vocative "robot go to the chair", but
+    only its verb reads as the end of a name (`completed_name`). Such an expression asks for
+    nothing; the paper's rule reads it.
+    """
+    root = roots(doc)[0]
+    return (opens_with_misread_noun(doc) and root.i > 0
+            and completed_name(doc[:root.i], nlp).end > root.i)
 
 
 def with_articles(doc: Doc, nlp: Language) -> Doc:
@@ -432,6 +474,45 @@ def over_misread_noun(span: Span) -> Span:
         if end + 1 == len(doc) or doc[end + 1].pos_ in ('ADP', 'CCONJ', 'PUNCT'):
             return doc[span.start:end + 1]
     return span
+
+
+def completed_name(span: Span, nlp: Language) -> Span:
+    """
+    Extend a noun phrase over the words of its name that the parser cut off.
+
+    "grab the fire extinguisher" parses with "extinguisher" as an adverb of "grab", "the door
+    handle" with "handle" as a verb. Up to CUT_NAME_WORDS words right after the phrase that
+    open no clause of their own are read again as the subject of NAME_PREDICATE, where the
+    same model tags nouns well; those it then tags as nouns belong to the name.
+    """
+    doc, end = span.doc, span.end
+    tail = []
+    while (end + len(tail) < len(doc) and len(tail) < CUT_NAME_WORDS
+           and may_end_name(doc[end + len(tail)], span)):
+        tail.append(doc[end + len(tail)])
+    if not tail or span.root.pos_ not in ('NOUN', 'PROPN'):
+        return span
+    framed = nlp(' '.join([doc[span.start:end + len(tail)].text, *NAME_PREDICATE]))
+    stop = len(framed) - len(NAME_PREDICATE)
+    named = 0
+    for word, token in zip(framed[stop - len(tail):stop], tail):
+        if word.text != token.text or word.tag_ not in NOUN_TAGS:
+            break
+        named += 1
+    return doc[span.start:end + named]
+
+
+def may_end_name(token: Token, span: Span) -> bool:
+    """
+    Tell a word that may be the cut-off end of the name before it: nothing else on its left.
+
+    A verb whose subject is the name ends it only as the whole sentence ("the car [keys]"):
+    under another verb it says what the object does ("watch the ball roll"). A position word
+    says where the object is ("head bottom [right]").
+    """
+    return (token.pos_ in CUT_NAME_POS and token.is_alpha and token.lower_ not in SIDES
+            and all(span.start <= c.i for c in token.lefts)
+            and (token.dep_ == 'ROOT' or not any(c.dep_ in SUBJECT_DEPS for c in token.lefts)))
 
 
 def is_split_noun(token: Token) -> bool:

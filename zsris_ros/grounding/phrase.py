@@ -17,7 +17,8 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from .commands import chunk_of, command_spans, noun_reading, over_misread_noun, roots
+from .commands import (chunk_of, command_spans, completed_name, noun_reading, opens_with_name,
+                       over_misread_noun, roots)
 
 # The official model name and the registry re-upload tried when only that is installed.
 DEFAULT_MODEL = 'en_core_web_sm'
@@ -67,9 +68,23 @@ class PhraseParser:
         doc = self._nlp(fold_shouting(cleaned))
         words = [cleaned[t.idx:t.idx + len(t.text)] for t in doc]
         doc = noun_reading(doc, self._nlp)
-        referring, noun = command_spans(doc, self._nlp) or ((doc[:],), paper_noun_phrase(doc))
+        referring, noun = self._spans(doc)
         return Phrase(expression, ' '.join(surface(span, words) for span in referring),
                       surface(noun, words))
+
+    def _spans(self, doc: Doc) -> tuple[tuple[Span, ...], Span]:
+        """
+        Return the referring-expression spans and the noun phrase, its name made whole.
+
+        The small model cuts many two-word names short ("the fire [extinguisher]") and reads
+        some terse ones as a clause ("door handle on the right"); `completed_name` restores
+        the cut words, and a referring span that ended with the noun phrase ends with it again.
+        """
+        spans = None if opens_with_name(doc, self._nlp) else command_spans(doc, self._nlp)
+        referring, noun = spans or ((doc[:],), paper_noun_phrase(doc))
+        named = completed_name(noun, self._nlp)
+        return tuple(span.doc[span.start:named.end] if span.end == noun.end else span
+                     for span in referring), named
 
 
 def paper_noun_phrase(doc: Doc) -> Span:

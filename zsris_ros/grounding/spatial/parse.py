@@ -44,8 +44,8 @@ from spacy.language import Language
 from spacy.tokens import Doc, Token
 
 from .reading import (GENERIC_NOUNS, GENERIC_TARGET, Ordinal, OrdinalAxis, Position, Reading,
-                      Relation, RelationKind)
-from ..commands import BACK_REFERENCES, NAMING_POS
+                      Relation, RelationKind, SIDES)
+from ..commands import BACK_REFERENCES, NAMING_POS, noun_reading
 from ..phrase import clean_for_parser, DEFAULT_MODEL, fold_shouting, load_pipeline
 
 #: How deep anchors nest; the deepest is left unread, which bounds work on chained input.
@@ -53,27 +53,6 @@ MAX_DEPTH = 8
 #: Describing words tried one by one when two candidates fit alike (one text encoding each).
 MAX_VARIANTS = 4
 
-SIDES: dict[str, Position] = {
-    'left': 'left', 'leftmost': 'left', 'lefthand': 'left',
-    'right': 'right', 'rightmost': 'right', 'righthand': 'right',
-    'top': 'top', 'topmost': 'top', 'upper': 'top', 'uppermost': 'top', 'highest': 'top',
-    'bottom': 'bottom', 'bottommost': 'bottom', 'lower': 'bottom', 'lowest': 'bottom',
-    'lowermost': 'bottom',
-    'middle': 'middle', 'center': 'middle', 'centre': 'middle', 'central': 'middle',
-    'centermost': 'middle', 'middlemost': 'middle',
-    'nearest': 'nearest', 'closest': 'nearest', 'nearer': 'nearest', 'closer': 'nearest',
-    'near': 'nearest', 'front': 'nearest', 'frontmost': 'nearest', 'foreground': 'nearest',
-    'farthest': 'farthest', 'furthest': 'farthest', 'farther': 'farthest',
-    'further': 'farthest', 'far': 'farthest', 'back': 'farthest', 'rear': 'farthest',
-    'backmost': 'farthest', 'rearmost': 'farthest', 'background': 'farthest',
-    'distant': 'farthest',
-    'biggest': 'biggest', 'largest': 'biggest', 'bigger': 'biggest', 'larger': 'biggest',
-    'smallest': 'smallest', 'tiniest': 'smallest', 'smaller': 'smallest',
-    'littlest': 'smallest', 'tinier': 'smallest',
-    # Height has no axis of its own: the tallest object is, near enough, the biggest one.
-    'tallest': 'biggest', 'taller': 'biggest', 'longest': 'biggest', 'shortest': 'smallest',
-    'shorter': 'smallest',
-}
 AXES: dict[str, OrdinalAxis] = {
     'left': 'left', 'right': 'right', 'top': 'top', 'bottom': 'bottom', 'front': 'nearest',
     'back': 'farthest', 'rear': 'farthest', 'camera': 'nearest',
@@ -246,7 +225,11 @@ class SpatialParser:
         if not cleaned:
             return Reading(expression, expression)
         doc = self.nlp(fold_shouting(cleaned))
-        reading = read_doc(doc, [cleaned[t.idx:t.idx + len(t.text)] for t in doc])
+        words = [cleaned[t.idx:t.idx + len(t.text)] for t in doc]
+        reparsed = noun_reading(doc, self.nlp)
+        if reparsed is not doc:
+            doc, words = reparsed, [reparsed[0].text, *words]
+        reading = read_doc(doc, words)
         if not reading.is_spatial or reading.target == reading.text:
             reading.target = expression
         reading.text = expression

@@ -7,6 +7,28 @@ from typing import Literal
 #: -> nearest; "largest" -> biggest). Left and right are the image's (the camera's).
 Position = Literal['left', 'right', 'top', 'bottom', 'middle', 'nearest', 'farthest',
                    'biggest', 'smallest']
+#: The words of each position.
+SIDES: dict[str, Position] = {
+    'left': 'left', 'leftmost': 'left', 'lefthand': 'left',
+    'right': 'right', 'rightmost': 'right', 'righthand': 'right',
+    'top': 'top', 'topmost': 'top', 'upper': 'top', 'uppermost': 'top', 'highest': 'top',
+    'bottom': 'bottom', 'bottommost': 'bottom', 'lower': 'bottom', 'lowest': 'bottom',
+    'lowermost': 'bottom',
+    'middle': 'middle', 'center': 'middle', 'centre': 'middle', 'central': 'middle',
+    'centermost': 'middle', 'middlemost': 'middle',
+    'nearest': 'nearest', 'closest': 'nearest', 'nearer': 'nearest', 'closer': 'nearest',
+    'near': 'nearest', 'front': 'nearest', 'frontmost': 'nearest', 'foreground': 'nearest',
+    'farthest': 'farthest', 'furthest': 'farthest', 'farther': 'farthest',
+    'further': 'farthest', 'far': 'farthest', 'back': 'farthest', 'rear': 'farthest',
+    'backmost': 'farthest', 'rearmost': 'farthest', 'background': 'farthest',
+    'distant': 'farthest',
+    'biggest': 'biggest', 'largest': 'biggest', 'bigger': 'biggest', 'larger': 'biggest',
+    'smallest': 'smallest', 'tiniest': 'smallest', 'smaller': 'smallest',
+    'littlest': 'smallest', 'tinier': 'smallest',
+    # Height has no axis of its own: the tallest object is, near enough, the biggest one.
+    'tallest': 'biggest', 'taller': 'biggest', 'longest': 'biggest', 'shortest': 'smallest',
+    'shorter': 'smallest',
+}
 #: Relations to anchor objects; `between` takes two anchors, every other kind one.
 RelationKind = Literal['left_of', 'right_of', 'above', 'below', 'on', 'in', 'in_front_of',
                        'behind', 'next_to', 'closest_to', 'farthest_from', 'between',
