@@ -210,6 +210,16 @@ QUESTIONS = [
     ('is the lamp by the bed on?', 'the lamp by the bed', 'the lamp'),
     ('what color is the mug on the left?', 'the mug on the left', 'the mug'),
     ('is there a banana on the plate?', 'a banana on the plate', 'a banana'),
+    # A yes/no question asks about its subject, whatever the verb.
+    ('is the coffee maker turned on?', 'the coffee maker', 'the coffee maker'),
+    ('are the lights switched off', 'the lights', 'the lights'),
+    ('was the red cup moved', 'the red cup', 'the red cup'),
+    # Read as the noun "carton" with its question around it: the name is whole all the same.
+    ('where is the egg carton', 'where is the egg carton', 'the egg carton'),
+    # "Which of" a set: the set, and what is said of the one meant.
+    ('which of the boxes is on the left', 'the boxes on the left', 'the boxes'),
+    ('which of these cups is closest to me', 'these cups closest to me', 'these cups'),
+    ('which of the bottles is the tallest', 'the tallest of the bottles', 'the bottles'),
     # No noun names the object asked about: the whole question.
     ('what is on the left of the bowl', 'what is on the left of the bowl',
      'what is on the left of the bowl'),

@@ -92,6 +92,9 @@ def command_spans(doc: Doc, nlp: Language) -> Optional[Tuple[Tuple[Span, ...], S
     spans then lie one token to the right. A request that names no object ("pick it up")
     keeps the whole text for both.
     """
+    among = next(filter(None, map(set_asked_about, roots(doc))), None)
+    if among is not None:
+        return among_spans(among)
     docs = [doc]
     target = request_target(doc)
     if target is None and (doc[0].lower_ in COMMAND_VERBS or governs_object(doc[0])):
@@ -110,6 +113,35 @@ def command_spans(doc: Doc, nlp: Language) -> Optional[Tuple[Tuple[Span, ...], S
             return (without_punctuation(subtree_span(topic.root)),), topic
         return (doc[:],), doc[:]
     return None
+
+
+def set_asked_about(root: Token) -> Optional[Token]:
+    """Return the "of" of "which (one) of the boxes is on the left": the set asked about."""
+    if not is_copula(root):
+        return None
+    for subject in root.lefts:
+        if subject.dep_ in SUBJECT_DEPS and (is_wh(subject) or subject.lower_ == 'one'):
+            of = next((p for p in subject.children if p.lower_ == 'of' and named_objects(p)),
+                      None)
+            if of is not None:
+                return of
+    return None
+
+
+def among_spans(of: Token) -> Tuple[Tuple[Span, ...], Span]:
+    """
+    Say "which of the boxes is on the left" as the description it asks for.
+
+    The set and what the question says of the one meant: "the boxes on the left"; a
+    superlative names the one first ("which of the bottles is the tallest" -> "the tallest
+    of the bottles"), as the spatial reading takes partitives.
+    """
+    said = [subtree_span(c) for c in of.head.head.rights if not c.is_punct]
+    members = named_objects(of)[0]
+    noun = chunk_of(members) or subtree_span(members)
+    if said and said[0].root.dep_ == 'attr':
+        return (*said, subtree_span(of)), noun
+    return (subtree_span(members), *said), noun
 
 
 def topic_before(doc: Doc) -> Optional[Span]:
@@ -232,7 +264,7 @@ def is_request(root: Token) -> bool:
     its subject is "I", "we" or "you" ("I want the red apple"), or a singular noun it cannot
     agree with, which is then a vocative ("robot go to the chair").
     """
-    if is_copula(root):
+    if is_copula(root) or asked_subject(root) is not None:
         return True
     if root.pos_ != 'VERB':
         return False
@@ -256,7 +288,7 @@ def find_target(root: Token) -> Optional[Token]:
     to wipe the table") name no new target.
     """
     verbs = [verb for verb in clause_verbs(root) if not is_purpose(verb)]
-    for finder in (direct_object, participle_subject, prepositional_object):
+    for finder in (direct_object, asked_subject, participle_subject, prepositional_object):
         targets = [t for t in map(finder, verbs) if t is not None]
         if targets:
             return targets[0] if finder is participle_subject else targets[-1]
@@ -324,6 +356,20 @@ def first_prepositional_object(verb: Token) -> Optional[Token]:
 def named_objects(preposition: Token) -> list[Token]:
     """Return the objects of a preposition that name something (not "it" or "me")."""
     return [o for o in preposition.children if o.dep_ == 'pobj' and names_object(o)]
+
+
+def asked_subject(verb: Token) -> Optional[Token]:
+    """
+    Return the subject a yes/no question asks about ("is the coffee maker turned on").
+
+    The sentence opens with its auxiliary and the subject follows: the verb says what is
+    asked of the subject ("are the lights switched off", "was the red cup moved").
+    """
+    opening = verb.sent[0]
+    if opening.pos_ != 'AUX' or opening.i == verb.i:
+        return None
+    return next((c for c in verb.lefts if c.dep_ in SUBJECT_DEPS and c.i > opening.i
+                 and names_object(c)), None)
 
 
 def participle_subject(verb: Token) -> Optional[Token]:
@@ -397,7 +443,7 @@ def needs_clause(target: Token) -> bool:
     """Tell whether the target is a copula's wh-subject or a participle's subject."""
     if is_copula(target.head):
         return is_wh(target)
-    return target.dep_ in SUBJECT_DEPS
+    return target.dep_ in SUBJECT_DEPS and asked_subject(target.head) is None
 
 
 def referring_span(target: Token) -> Span:
@@ -506,13 +552,19 @@ def may_end_name(token: Token, span: Span) -> bool:
     """
     Tell a word that may be the cut-off end of the name before it: nothing else on its left.
 
-    A verb whose subject is the name ends it only as the whole sentence ("the car [keys]"):
+    A question may lean on it ("where is the egg [carton]"). A verb whose subject is the name
+    ends it only as the whole sentence ("the car [keys]"):
     under another verb it says what the object does ("watch the ball roll"). A position word
     says where the object is ("head bottom [right]").
     """
     return (token.pos_ in CUT_NAME_POS and token.is_alpha and token.lower_ not in SIDES
-            and all(span.start <= c.i for c in token.lefts)
+            and all(span.start <= c.i or asks_with(c) for c in token.lefts)
             and (token.dep_ == 'ROOT' or not any(c.dep_ in SUBJECT_DEPS for c in token.lefts)))
+
+
+def asks_with(token: Token) -> bool:
+    """Tell a question word or auxiliary ("where", "is" of "where is the cup")."""
+    return token.tag_ in WH_TAGS or token.pos_ == 'AUX'
 
 
 def is_split_noun(token: Token) -> bool:
