@@ -224,6 +224,10 @@ class GroundingConfig(BaseModel):
     spatial_softness: float = setting(
         0.25, ge=0.01, le=10.0, frame_key=False,
         description='Spatial stage: width of every soft comparison, in object sizes')
+    spatial_size_ratio: float = setting(
+        2.0, ge=1.0, le=100.0, frame_key=False,
+        description="Spatial stage: a size adjective ('the big cup') holds for a candidate "
+        'unless another is this many times bigger (smaller) in area')
     spatial_candidate_ratio: float = setting(
         0.5, ge=0.0, le=1.0, frame_key=False,
         description='Spatial stage: an object counts as a probable target (for ranks and '

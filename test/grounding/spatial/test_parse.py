@@ -293,6 +293,20 @@ def test_plain_expressions_keep_the_paper_path(parser, text, target, positions, 
     assert not reading.is_spatial and reading.target == text
 
 
+@pytest.mark.parametrize('text, size, target', [
+    ('the small red cup', 'small', 'the small red cup'),
+    ('big box on the left', 'big', 'big box'),
+    ('the little girl', 'small', 'the little girl'),
+    ('the tall glass next to the plate', 'big', 'the tall glass'),
+    ('the smallest cup', None, 'the cup'),
+    ('the box is small', None, 'the box is small'),
+    ('the red cup', None, 'the red cup'),
+])
+def test_a_size_adjective_is_read_and_kept_for_clip(parser, text, size, target):
+    reading = parser.read(text)
+    assert (reading.size, reading.target) == (size, target)
+
+
 @pytest.fixture(scope='module')
 def phrases():
     return PhraseParser()

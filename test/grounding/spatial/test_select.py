@@ -173,6 +173,26 @@ def test_biggest_and_smallest_by_mask_area(position, expected):
     assert (chosen.status, chosen.index) == ('ok', expected)
 
 
+@pytest.mark.parametrize('size, expected', [('big', 1), ('small', 0)])
+def test_a_size_adjective_picks_the_clearly_bigger_or_smaller_cup(size, expected):
+    """Radii 10 and 20: four times the area. CLIP slightly prefers the wrong one."""
+    masks = np.stack([disc(50, 60, 10), disc(130, 60, 20)])
+    scores = np.array([MATCH, MATCH - 0.01]) if expected else np.array([MATCH - 0.01, MATCH])
+    chosen = select(Reading('cup', 'cup', size=size), masks, {'cup': scores})
+    assert (chosen.status, chosen.index) == ('ok', expected)
+
+
+@pytest.mark.parametrize('size', ['big', 'small'])
+def test_a_size_adjective_leaves_cups_of_one_size_alike(size):
+    """Radii 18 and 20 (1.2 times the area): "the big cup" fits both, so it is asked."""
+    masks = np.stack([disc(50, 60, 18), disc(130, 60, 20)])
+    chosen = select(Reading('cup', 'cup', size=size), masks, {'cup': np.full(2, MATCH)})
+    assert chosen.status == 'ambiguous'
+    biggest = select(cup(['biggest' if size == 'big' else 'smallest']), masks,
+                     {'cup': np.full(2, MATCH)})
+    assert biggest.status == 'ok'
+
+
 @pytest.mark.parametrize('ordinal, expected', [
     (Ordinal(2, 'biggest'), 0), (Ordinal(3, 'biggest'), 3), (Ordinal(2, 'smallest'), 3),
     (Ordinal(-1, 'biggest'), 2),

@@ -44,7 +44,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Token
 
 from .reading import (GENERIC_NOUNS, GENERIC_TARGET, Ordinal, OrdinalAxis, Position, Reading,
-                      Relation, RelationKind, SIDES)
+                      Relation, RelationKind, SIDES, Size, SIZE_ADJECTIVES)
 from ..commands import BACK_REFERENCES, NAMING_POS, noun_reading
 from ..phrase import clean_for_parser, DEFAULT_MODEL, fold_shouting, load_pipeline
 
@@ -64,6 +64,8 @@ OPPOSITE: dict[str, OrdinalAxis] = {
 SIZES = ('biggest', 'smallest')
 # "the middle of the three cups" chooses from the cups; "the middle of the table" is a place.
 PLURAL_TAGS = frozenset({'NNS', 'NNPS'})
+#: Tags of a size adjective that is neither comparative nor superlative.
+PLAIN_TAGS = frozenset({'JJ', 'NN', 'NNP'})
 # Words that name a region rather than an object ("the left side", "the top left corner").
 REGIONS = frozenset({'side', 'part', 'half', 'corner', 'end', 'edge', 'area', 'portion'})
 # Words that push a side to its extreme ("far left", "most to the left", "left-most").
@@ -285,7 +287,7 @@ class Scanner:
                 break
             i = cue.end
         positions, ordinal = combine(cues)
-        reading = Reading(text, text, positions, ordinal, relations)
+        reading = Reading(text, text, positions, ordinal, relations, self.size(kept))
         if reading.is_spatial or depth > 0:
             # "second from left" names no kind of object: any object may be the one.
             unnamed = GENERIC_TARGET if reading.is_spatial else text
@@ -298,7 +300,8 @@ class Scanner:
         chosen = self.read(start, end, depth)
         positions, ordinal = combine([*cues, Cue(end, tuple(chosen.positions))])
         target = chosen.target if chosen.is_spatial else ' '.join(self.words[start:end])
-        return Reading(text, target, positions, ordinal or chosen.ordinal, chosen.relations)
+        return Reading(text, target, positions, ordinal or chosen.ordinal, chosen.relations,
+                       chosen.size)
 
     def superlative_anchor(self, i: int, end: int, cues: list[Cue]) -> Optional[RelationKind]:
         """
@@ -546,6 +549,17 @@ class Scanner:
         while j < end and (self.tokens[j].pos_ == 'DET' or self.tokens[j].tag_ == 'PRP$'):
             j += 1
         return j
+
+    def size(self, kept: list[int]) -> Optional[Size]:
+        """
+        Return the size a plain adjective gives the object ("the [small] red cup").
+
+        The small model tags a terse "big box" as a name: the word before its noun counts.
+        """
+        return next((SIZE_ADJECTIVES[self.lower[k]] for k in kept
+                     if self.lower[k] in SIZE_ADJECTIVES and self.tokens[k].tag_ in PLAIN_TAGS
+                     and self.tokens[k].head.pos_ in ('NOUN', 'PROPN')
+                     and self.tokens[k].head.i > k), None)
 
     def target(self, kept: list[int], start: int, end: int) -> str:
         """

@@ -29,6 +29,13 @@ SIDES: dict[str, Position] = {
     'tallest': 'biggest', 'taller': 'biggest', 'longest': 'biggest', 'shortest': 'smallest',
     'shorter': 'smallest',
 }
+#: A size adjective of the target ("the big cup"): among things that fit, one no other is
+#: clearly bigger (smaller) than. Unlike "biggest" it lets objects of one size stay alike.
+Size = Literal['big', 'small']
+SIZE_ADJECTIVES: dict[str, Size] = {
+    'big': 'big', 'large': 'big', 'huge': 'big', 'giant': 'big', 'tall': 'big',
+    'small': 'small', 'little': 'small', 'tiny': 'small', 'short': 'small',
+}
 #: Relations to anchor objects; `between` takes two anchors, every other kind one.
 RelationKind = Literal['left_of', 'right_of', 'above', 'below', 'on', 'in', 'in_front_of',
                        'behind', 'next_to', 'closest_to', 'farthest_from', 'between',
@@ -74,11 +81,12 @@ class Reading:
     positions: list[Position] = field(default_factory=list)
     ordinal: Ordinal | None = None
     relations: list[Relation] = field(default_factory=list)
+    size: Size | None = None
 
     @property
     def is_spatial(self) -> bool:
-        """Whether any location word was read; if not, the paper's method runs unchanged."""
-        return bool(self.positions or self.ordinal or self.relations)
+        """Whether any location or size word was read; if not, the paper's method runs."""
+        return bool(self.positions or self.ordinal or self.relations or self.size)
 
     @property
     def names_no_kind(self) -> bool:

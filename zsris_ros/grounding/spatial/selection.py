@@ -22,6 +22,8 @@ EPS = 1e-6
 BETWEEN_TOP = 8
 #: Relations that pick the extreme among the targets rather than hold pairwise.
 SUPERLATIVE_RELATIONS = ('closest_to', 'farthest_from')
+#: The superlative axis a size adjective compares along.
+SIZE_EXTREMES = {'big': 'biggest', 'small': 'smallest'}
 CONTRADICTIONS = (('left', 'right'), ('top', 'bottom'), ('nearest', 'farthest'),
                   ('biggest', 'smallest'))
 RELATION_WORDS = {'left_of': 'left of', 'right_of': 'right of', 'in_front_of': 'in front of',
@@ -50,6 +52,9 @@ class SpatialSettings:
     position_weight: float = 1.0
     #: Width of every soft comparison, in object sizes.
     softness: float = 0.25
+    #: A size adjective ("the big cup") holds for a candidate unless another is this many
+    #: times bigger (smaller) in area: objects of one size stay alike, to be asked about.
+    size_ratio: float = 2.0
     #: A proposal counts as a probable target (for ranks and superlatives) from this fraction
     #: of the best one's probability.
     candidate_ratio: float = 0.5
@@ -336,6 +341,10 @@ class _Scene:
                  for pos in reading.positions]
         if reading.ordinal is not None:
             terms.append(self._ordinal(reading, candidates, judged))
+        if reading.size is not None:
+            clearly = np.log2(max(self.settings.size_ratio, 1.0))
+            ahead = self.layout.toward(SIZE_EXTREMES[reading.size])
+            terms.append(self._extreme(ahead - clearly, candidates))
         for rel in later:
             p_anchor = self._anchor(rel.anchors[0], depth) if rel.anchors else None
             if p_anchor is not None:
