@@ -108,6 +108,8 @@ MISREAD_NOUNS = [
     ('door handle on the right', 'door handle on the right', 'door handle'),
     ('trash can on the right', 'trash can on the right', 'trash can'),
     ('paper towel roll on the right', 'paper towel roll on the right', 'paper towel roll'),
+    # ...and an imperative followed by an adverb stays one ("come [here] and ...").
+    ('come here and bring the towel', 'the towel', 'the towel'),
     # ...but not what follows the object: a particle, an adverb, a position, a clause.
     ('bring the cup back', 'the cup', 'the cup'),
     ('put the mug down', 'the mug', 'the mug'),
@@ -210,6 +212,9 @@ QUESTIONS = [
     ('is the lamp by the bed on?', 'the lamp by the bed', 'the lamp'),
     ('what color is the mug on the left?', 'the mug on the left', 'the mug'),
     ('is there a banana on the plate?', 'a banana on the plate', 'a banana'),
+    # A search names the place first and what is sought after "for".
+    ('search the drawer for a screwdriver', 'a screwdriver', 'a screwdriver'),
+    ('look in the drawer for the keys', 'the keys', 'the keys'),
     # A yes/no question asks about its subject, whatever the verb.
     ('is the coffee maker turned on?', 'the coffee maker', 'the coffee maker'),
     ('are the lights switched off', 'the lights', 'the lights'),

@@ -48,6 +48,9 @@ PLACEMENT_VERBS = frozenset({
     'put', 'place', 'set', 'move', 'drop', 'throw', 'toss', 'lay', 'hang', 'insert', 'pour',
     'stack', 'dump',
 })
+# Verbs whose object is where to look and whose "for" names what is sought.
+SEARCH_VERBS = frozenset({'search', 'searching', 'check', 'checking', 'look', 'looking',
+                          'scan', 'scanning', 'hunt', 'hunting', 'comb', 'explore'})
 # Nouns that count or gather what their "of" names ("a pair of scissors", "a bunch of
 # bananas"); a container ("a bottle of water") is an object of its own.
 QUANTITY_NOUNS = frozenset({'pair', 'pairs', 'bunch', 'bunches', 'couple', 'handful', 'piece',
@@ -180,7 +183,7 @@ def noun_reading(doc: Doc, nlp: Language) -> Doc:
     `opens_with_misread_noun`), and kept only when that reading starts with a noun and asks
     for nothing.
     """
-    if not opens_with_misread_noun(doc):
+    if not opens_with_misread_noun(doc, nlp):
         return doc
     cued = nlp(f'{NOUN_CUE} {doc.text}')
     if cued[1].pos_ in ('NOUN', 'PROPN') and not has_request(cued):
@@ -188,14 +191,15 @@ def noun_reading(doc: Doc, nlp: Language) -> Doc:
     return doc
 
 
-def opens_with_misread_noun(doc: Doc) -> bool:
+def opens_with_misread_noun(doc: Doc, nlp: Language) -> bool:
     """
     Tell a terse expression whose opening noun the model may have read as a verb.
 
     Either the first word is the verb and what follows it would be odd after an imperative
     (an adjective: "bottle closest to camera"; an adverb that is no manner: "fire
-    extinguisher on the right"; an imperative is followed by its object, a particle or a
-    place: "wait by the door"), or nouns and a modal lead up to the verb, its subject
+    extinguisher on the right", not "come here and ..."; an imperative is followed by its
+    object, a particle or a place: "wait by the door"), or nouns and a modal lead up to the
+    verb, its subject
     ("door handle on the right", "trash can on the right").
     """
     root = roots(doc)[0]
@@ -205,7 +209,7 @@ def opens_with_misread_noun(doc: Doc) -> bool:
     if root.i == 0:
         second = doc[1]
         return root.tag_ == 'VB' and (second.tag_ in DESCRIBING_TAGS or (
-            second.tag_ == 'RB' and not second.lower_.endswith('ly')))
+            second.tag_ == 'RB' and name_tags(doc[:2], nlp)[-1] in NOUN_TAGS))
     return root.pos_ in ('VERB', 'AUX') and root.i <= CUT_NAME_WORDS and all(
         t.pos_ in ('NOUN', 'PROPN') or t.tag_ == 'MD' for t in doc[:root.i])
 
@@ -219,7 +223,7 @@ def opens_with_name(doc: Doc, nlp: Language) -> bool:
     nothing; the paper's rule reads it.
     """
     root = roots(doc)[0]
-    return (opens_with_misread_noun(doc) and root.i > 0
+    return (opens_with_misread_noun(doc, nlp) and root.i > 0
             and completed_name(doc[:root.i], nlp).end > root.i)
 
 
@@ -288,7 +292,8 @@ def find_target(root: Token) -> Optional[Token]:
     to wipe the table") name no new target.
     """
     verbs = [verb for verb in clause_verbs(root) if not is_purpose(verb)]
-    for finder in (direct_object, asked_subject, participle_subject, prepositional_object):
+    for finder in (sought_object, direct_object, asked_subject, participle_subject,
+                   prepositional_object):
         targets = [t for t in map(finder, verbs) if t is not None]
         if targets:
             return targets[0] if finder is participle_subject else targets[-1]
@@ -356,6 +361,18 @@ def first_prepositional_object(verb: Token) -> Optional[Token]:
 def named_objects(preposition: Token) -> list[Token]:
     """Return the objects of a preposition that name something (not "it" or "me")."""
     return [o for o in preposition.children if o.dep_ == 'pobj' and names_object(o)]
+
+
+def sought_object(verb: Token) -> Optional[Token]:
+    """
+    Return what a search is for ("search the drawer for a screwdriver": the screwdriver).
+
+    The model may hang the "for" on the place ("look in the drawer [for the keys]").
+    """
+    if verb.lower_ not in SEARCH_VERBS:
+        return None
+    return next((o for prep in verb.subtree if prep.lower_ == 'for' and prep.i > verb.i
+                 for o in named_objects(prep)), None)
 
 
 def asked_subject(verb: Token) -> Optional[Token]:
@@ -538,14 +555,15 @@ def completed_name(span: Span, nlp: Language) -> Span:
         tail.append(doc[end + len(tail)])
     if not tail or span.root.pos_ not in ('NOUN', 'PROPN'):
         return span
-    framed = nlp(' '.join([doc[span.start:end + len(tail)].text, *NAME_PREDICATE]))
-    stop = len(framed) - len(NAME_PREDICATE)
-    named = 0
-    for word, token in zip(framed[stop - len(tail):stop], tail):
-        if word.text != token.text or word.tag_ not in NOUN_TAGS:
-            break
-        named += 1
+    tags = name_tags(doc[span.start:end + len(tail)], nlp)[-len(tail):]
+    named = next((k for k, tag in enumerate(tags) if tag not in NOUN_TAGS), len(tail))
     return doc[span.start:end + named]
+
+
+def name_tags(span: Span, nlp: Language) -> list[str]:
+    """Tag the span's words as the subject of NAME_PREDICATE ('' where tokens differ)."""
+    framed = nlp(' '.join([span.text, *NAME_PREDICATE]))[:-len(NAME_PREDICATE)]
+    return [word.tag_ if word.text == token.text else '' for word, token in zip(framed, span)]
 
 
 def may_end_name(token: Token, span: Span) -> bool:
