@@ -108,6 +108,7 @@ MISREAD_NOUNS = [
     ('door handle on the right', 'door handle on the right', 'door handle'),
     ('trash can on the right', 'trash can on the right', 'trash can'),
     ('paper towel roll on the right', 'paper towel roll on the right', 'paper towel roll'),
+    ('cutting board on the right', 'cutting board on the right', 'cutting board'),
     # ...and an imperative followed by an adverb stays one ("come [here] and ...").
     ('come here and bring the towel', 'the towel', 'the towel'),
     # ...but not what follows the object: a particle, an adverb, a position, a clause.

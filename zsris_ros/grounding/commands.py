@@ -544,25 +544,31 @@ def completed_name(span: Span, nlp: Language) -> Span:
     Extend a noun phrase over the words of its name that the parser cut off.
 
     "grab the fire extinguisher" parses with "extinguisher" as an adverb of "grab", "the door
-    handle" with "handle" as a verb. Up to CUT_NAME_WORDS words right after the phrase that
-    open no clause of their own are read again as the subject of NAME_PREDICATE, where the
-    same model tags nouns well; those it then tags as nouns belong to the name.
+    handle" with "handle" as a verb, the terse "cutting board on the right" with "cutting" as
+    the verb whose object is "board". Up to CUT_NAME_WORDS words right after the phrase that
+    open no clause of their own, and such an opening gerund, are read again as the subject
+    of NAME_PREDICATE, where the same model tags nouns well; those it then tags as nouns
+    belong to the name.
     """
     doc, end = span.doc, span.end
     tail = []
     while (end + len(tail) < len(doc) and len(tail) < CUT_NAME_WORDS
            and may_end_name(doc[end + len(tail)], span)):
         tail.append(doc[end + len(tail)])
-    if not tail or span.root.pos_ not in ('NOUN', 'PROPN'):
+    lead = int(span.start == 1 and doc[0].tag_ == 'VBG' and doc[0].dep_ == 'ROOT')
+    if not (tail or lead) or span.root.pos_ not in ('NOUN', 'PROPN'):
         return span
-    tags = name_tags(doc[span.start:end + len(tail)], nlp)[-len(tail):]
-    named = next((k for k, tag in enumerate(tags) if tag not in NOUN_TAGS), len(tail))
-    return doc[span.start:end + named]
+    tags = name_tags(doc[span.start - lead:end + len(tail)], nlp)
+    start = span.start - lead * (tags[0] in NOUN_TAGS)
+    named = next((k for k, tag in enumerate(tags[len(tags) - len(tail):])
+                  if tag not in NOUN_TAGS), len(tail))
+    return doc[start:end + named]
 
 
 def name_tags(span: Span, nlp: Language) -> list[str]:
     """Tag the span's words as the subject of NAME_PREDICATE ('' where tokens differ)."""
-    framed = nlp(' '.join([span.text, *NAME_PREDICATE]))[:-len(NAME_PREDICATE)]
+    cue = [] if span[0].pos_ == 'DET' else [NOUN_CUE]
+    framed = nlp(' '.join([*cue, span.text, *NAME_PREDICATE]))[len(cue):-len(NAME_PREDICATE)]
     return [word.tag_ if word.text == token.text else '' for word, token in zip(framed, span)]
 
 
