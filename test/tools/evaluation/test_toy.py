@@ -138,7 +138,12 @@ def test_taught_expression_types_clear_a_floor(run):
 
 
 def test_the_spatial_stage_costs_plain_expressions_nothing(run):
-    """Attribute and command expressions pick exactly what the paper's method picks."""
+    """
+    Attribute and command expressions score no lower than with the paper's method.
+
+    Those without a size word pick exactly what it picks (test_pipeline holds them equal);
+    a size word ("the small circle") may move the choice to a clearly smaller object.
+    """
     report, _ = run
     for kind in ('attribute', 'command'):
-        assert report['by_type'][kind] == report['paper_by_type'][kind], kind
+        assert report['by_type'][kind]['pr50'] >= report['paper_by_type'][kind]['pr50'], kind

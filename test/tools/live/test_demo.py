@@ -8,7 +8,7 @@ import sys
 from zsris_ros.tools.bags.layout import SAMPLE_BAG
 
 
-def test_demo_grounds_the_sample_bag_attribute_commands(tmp_path):
+def test_demo_grounds_the_sample_bag_commands(tmp_path):
     out = tmp_path / 'demo_out'
     env = {**os.environ, 'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST',
            'ROS_DOMAIN_ID': str(150 + os.getpid() % 50)}
@@ -19,10 +19,11 @@ def test_demo_grounds_the_sample_bag_attribute_commands(tmp_path):
     summary = json.loads((out / 'summary.json').read_text())
     rows = summary['rows']
     assert rows and all(row['status'] != 'timeout' for row in rows)
-    attribute = [row for row in rows if row['kind'] == 'attribute']
-    correct = sum(row['iou'] is not None and row['iou'] >= 0.5 for row in attribute)
-    assert len(attribute) >= 10
-    assert correct >= 0.9 * len(attribute), f'{correct}/{len(attribute)} attribute correct'
+    # 60 commands of every type; the held-out toy eval finds 0.90 of such answers right, and
+    # 0.80 lies 2.5 standard errors below that on 60 of them.
+    correct = sum(row['iou'] is not None and row['iou'] >= 0.5 for row in rows)
+    assert len(rows) >= 50 and {row['kind'] for row in rows} >= {'attribute', 'spatial'}
+    assert correct >= 0.8 * len(rows), f'{correct}/{len(rows)} commands correct'
     assert len(list(out.glob('*.png'))) == len(rows)
     # The bag carries aligned depth and camera_info: answers have their 3-D point, in front of
     # the camera at tabletop range (depth travels best effort, as from a real camera).
