@@ -160,6 +160,7 @@ ROBOT_BENCHMARKS = [
 
 REFCOCO = [
     ('person on right', 'person', ['right'], None, []),
+    ('guy on left facing right', 'guy facing right', ['left'], None, []),
     ('second from left', 'the one', [], (2, 'left'), []),
     ('second from right', 'the one', [], (2, 'right'), []),
     ('3rd from left', 'the one', [], (3, 'left'), []),
@@ -207,6 +208,9 @@ NOT_SPATIAL = [
     ('the red mug', 'the red mug', [], None, []),
     ('batter', 'batter', [], None, []),
     ('the cup in the corner', 'the cup in the corner', [], None, []),
+    # Which way the object faces is no place.
+    ('man facing left', 'man facing left', [], None, []),
+    ('person turned to the right', 'person turned to the right', [], None, []),
 ]
 
 # Commands and questions: what PhraseParser extracts, then its reading.

@@ -64,6 +64,10 @@ OPPOSITE: dict[str, OrdinalAxis] = {
 SIZES = ('biggest', 'smallest')
 # "the middle of the three cups" chooses from the cups; "the middle of the table" is a place.
 PLURAL_TAGS = frozenset({'NNS', 'NNPS'})
+#: Verbs after which a side word is a direction the object faces, not its place.
+ORIENTING_VERBS = frozenset({'facing', 'faces', 'face', 'faced', 'looking', 'looks', 'pointing',
+                             'points', 'pointed', 'turned', 'turning', 'heading', 'headed',
+                             'leaning', 'leans', 'tilted', 'tilting', 'gazing', 'staring'})
 #: Tags of a size adjective that is neither comparative nor superlative.
 PLAIN_TAGS = frozenset({'JJ', 'NN', 'NNP'})
 # Words that name a region rather than an object ("the left side", "the top left corner").
@@ -333,12 +337,26 @@ class Scanner:
                                     self.read(split + 1, end, depth + 1)])
 
     def cue(self, i: int, end: int) -> Optional[Cue]:
-        """Return the longest cue starting at token i; ties go to ordinals, then relations."""
+        """
+        Return the longest cue starting at token i; ties go to ordinals, then relations.
+
+        After a verb of facing, a side says which way the object faces ("man facing left",
+        "person turned to the right"), not where it is: no cue.
+        """
+        if self.after_orienting_verb(i):
+            return None
         found = [c for c in (self.ordinal(i, end), self.axis(i, end), self.viewer(i, end),
                              self.setting(i, end), self.relation(i, end),
                              self.comparative(i, end), self.position(i, end))
                  if c is not None]
         return max(found, key=lambda c: c.end, default=None)
+
+    def after_orienting_verb(self, i: int) -> bool:
+        """Tell whether token i follows "facing" or the like, prepositions and articles aside."""
+        k = i - 1
+        while k >= 0 and self.lower[k] in POSITION_PREPOSITIONS | ARTICLES | LEADS:
+            k -= 1
+        return k >= 0 and self.lower[k] in ORIENTING_VERBS
 
     def ordinal(self, i: int, end: int) -> Optional[Cue]:
         """
