@@ -260,6 +260,19 @@ def test_a_relation_nothing_satisfies_is_no_match():
     assert 'left of plate' in chosen.message
 
 
+def test_next_to_is_said_of_the_nearest_cup_even_a_few_sizes_away():
+    """Cups 20 px wide, 30 and 60 px clear of the plate: the nearer one is next to it."""
+    near, far = rect(160, 55, 180, 75), rect(0, 55, 20, 75)
+    masks = np.stack([rect(*PLATE), far, near])
+    chosen = select(cup(relations=[anchored('next_to', 'plate')]), masks,
+                    scores_for(['plate', 'cup', 'cup']))
+    assert (chosen.status, chosen.index) == ('ok', 2)
+    mirrored = np.stack([rect(*PLATE), rect(30, 55, 50, 75), near])
+    both = select(cup(relations=[anchored('next_to', 'plate')]), mirrored,
+                  scores_for(['plate', 'cup', 'cup']))
+    assert both.status == 'ambiguous'
+
+
 def test_robust_to_degenerate_inputs():
     cups = row_of_cups(3)
     none = select(cup(['left']), np.zeros((0, HEIGHT, WIDTH), bool), {'cup': np.zeros(0)})

@@ -280,7 +280,22 @@ class _Scene:
             return self._between(anchors[0], anchors[1])
         if rel.kind not in self._relations:
             self._relations[rel.kind] = relation(self.layout, rel.kind, self.settings.softness)
-        return (self._relations[rel.kind] * self.others) @ anchors[0]
+        holds = self._relations[rel.kind] * self.others
+        if rel.kind == 'next_to':
+            holds = self._nearest_is_next_to(holds, judged.prior)
+        return holds @ anchors[0]
+
+    def _nearest_is_next_to(self, near: np.ndarray, prior: np.ndarray) -> np.ndarray:
+        """
+        Scale near[i, j] so that anchor j's nearest probable target is next to it.
+
+        "The cup next to the plate" is said of the cup nearest the plate even when it stands
+        a few sizes away; other targets keep their closeness relative to it, so a second cup
+        as close stays as likely (and is asked about) and a farther one drops out.
+        """
+        probable = prior >= self.settings.candidate_ratio * prior.max()
+        nearest = (near * probable[:, None]).max(axis=0)
+        return np.minimum(near / np.maximum(nearest, EPS)[None, :], 1.0)
 
     def decide(self, reading: Reading, judged: _Judged) -> Selection:
         """Turn the final distribution into a status, candidates and a question."""
