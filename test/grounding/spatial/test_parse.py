@@ -305,10 +305,20 @@ def test_plain_expressions_keep_the_paper_path(parser, text, target, positions, 
     ('the smallest cup', None, 'the cup'),
     ('the box is small', None, 'the box is small'),
     ('the red cup', None, 'the red cup'),
+    ('small kid left', 'small', 'small kid'),
+    # A size of something else the object has is no size of the object.
+    ('girl with short hair', None, 'girl with short hair'),
+    ('short hair girl', None, 'short hair girl'),
 ])
 def test_a_size_adjective_is_read_and_kept_for_clip(parser, text, size, target):
     reading = parser.read(text)
     assert (reading.size, reading.target) == (size, target)
+
+
+def test_an_anchor_has_its_own_size(parser):
+    reading = parser.read('the cup next to the big plate')
+    assert reading.size is None
+    assert reading.relations[0].anchors[0].size == 'big'
 
 
 @pytest.fixture(scope='module')

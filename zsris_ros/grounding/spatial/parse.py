@@ -572,12 +572,20 @@ class Scanner:
         """
         Return the size a plain adjective gives the object ("the [small] red cup").
 
-        The small model tags a terse "big box" as a name: the word before its noun counts.
+        Only the object's own noun counts: "girl with short hair" and "short hair girl" say
+        nothing of the girl's size. The small model tags a terse "big box" as a name: the word
+        before its noun counts.
         """
         return next((SIZE_ADJECTIVES[self.lower[k]] for k in kept
                      if self.lower[k] in SIZE_ADJECTIVES and self.tokens[k].tag_ in PLAIN_TAGS
-                     and self.tokens[k].head.pos_ in ('NOUN', 'PROPN')
+                     and self.heads_description(self.tokens[k].head, kept)
                      and self.tokens[k].head.i > k), None)
+
+    @staticmethod
+    def heads_description(noun: Token, kept: list[int]) -> bool:
+        """Tell the noun the kept words describe from a noun inside their description."""
+        return noun.pos_ in ('NOUN', 'PROPN') and (
+            noun.head.i == noun.i or noun.head.i not in kept)
 
     def target(self, kept: list[int], start: int, end: int) -> str:
         """
