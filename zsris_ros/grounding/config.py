@@ -257,6 +257,10 @@ class GroundingConfig(BaseModel):
         description='Spatial stage: two objects that fit alike are told apart (no question) '
         'when leaving one describing word out costs the best this much more cosine than the '
         'other (0: off)')
+    spatial_negation_temperature: float = setting(
+        0.01, ge=0.001, le=10.0, frame_key=False,
+        description="Spatial stage: temperature of each proposal's choice between the target "
+        "and what it is said not to be ('the cup that is not red': 'the cup' or 'red cup')")
     spatial_background_temperature: float = setting(
         0.01, ge=0.001, le=10.0, frame_key=False,
         description="Spatial stage: temperature of each proposal's choice between a phrase "

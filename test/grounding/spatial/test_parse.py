@@ -315,6 +315,24 @@ def test_a_size_adjective_is_read_and_kept_for_clip(parser, text, size, target):
     assert (reading.size, reading.target) == (size, target)
 
 
+@pytest.mark.parametrize('text, target, negations', [
+    ('the cup that is not red', 'the cup', ['red cup']),
+    ("the cup which isn't red", 'the cup', ['red cup']),
+    ('the circle, not the red one', 'the circle', ['the red circle']),
+    ('the mug without a handle', 'the mug', ['the mug with a handle']),
+    ('the bowl with no lid', 'the bowl', ['the bowl with lid']),
+    ('the person not wearing a hat', 'the person', ['the person wearing a hat']),
+    # A negated place is no constraint on the place: CLIP judges the phrase.
+    ('the cup not next to the plate', 'the cup', ['the cup next to the plate']),
+    # "Not so" hedges a degree.
+    ('the mug that is not very big', 'the mug that is not very big', []),
+])
+def test_what_the_object_is_not_is_a_phrase_of_its_own(parser, text, target, negations):
+    reading = parser.read(text)
+    assert (reading.target, reading.negations) == (target, negations)
+    assert not reading.relations and not reading.positions
+
+
 def test_an_anchor_has_its_own_size(parser):
     reading = parser.read('the cup next to the big plate')
     assert reading.size is None

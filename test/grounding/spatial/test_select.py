@@ -273,6 +273,19 @@ def test_next_to_is_said_of_the_nearest_cup_even_a_few_sizes_away():
     assert both.status == 'ambiguous'
 
 
+def test_the_cup_that_is_not_red_is_the_other_cup():
+    """Both look like 'cup'; the red one looks more like 'red cup' than like 'cup'."""
+    reading = Reading('the cup that is not red', 'the cup', negations=['red cup'])
+    for red in (0, 1):
+        red_cup = np.where(np.arange(2) == red, MATCH + 0.02, MATCH - 0.05)
+        chosen = select(reading, row_of_cups(2), {'the cup': np.full(2, MATCH),
+                                                  'red cup': red_cup})
+        assert (chosen.status, chosen.index) == ('ok', 1 - red)
+    every = select(reading, row_of_cups(2), {'the cup': np.full(2, MATCH),
+                                             'red cup': np.full(2, MATCH + 0.05)})
+    assert every.status == 'no_match' and 'other than red cup' in every.message
+
+
 def test_robust_to_degenerate_inputs():
     cups = row_of_cups(3)
     none = select(cup(['left']), np.zeros((0, HEIGHT, WIDTH), bool), {'cup': np.zeros(0)})

@@ -68,6 +68,11 @@ PLURAL_TAGS = frozenset({'NNS', 'NNPS'})
 ORIENTING_VERBS = frozenset({'facing', 'faces', 'face', 'faced', 'looking', 'looks', 'pointing',
                              'points', 'pointed', 'turned', 'turning', 'heading', 'headed',
                              'leaning', 'leans', 'tilted', 'tilting', 'gazing', 'staring'})
+#: Words that say what the object is not ("the cup that is not red", "the mug without a lid").
+NEGATIONS = frozenset({'not', "n't", 'without', 'never'})
+#: After "not", these hedge a degree ("not so big", "not very red") rather than negate.
+DEGREE_WORDS = frozenset({'so', 'very', 'too', 'quite', 'really', 'that', 'particularly',
+                          'overly', 'all', 'as'})
 #: Tags of a size adjective that is neither comparative nor superlative.
 PLAIN_TAGS = frozenset({'JJ', 'NN', 'NNP'})
 # Words that name a region rather than an object ("the left side", "the top left corner").
@@ -271,9 +276,13 @@ class Scanner:
         text = ' '.join(self.words[start:end])
         if depth >= MAX_DEPTH:
             return Reading(text, text)
-        kept, cues, relations = [], [], []
+        kept, cues, relations, negations = [], [], [], []
         i = start
         while i < end:
+            negated = self.negation(i, end, kept)
+            if negated is not None:
+                negations.append(negated)
+                break
             kind = self.superlative_anchor(i, end, cues)
             if kind is not None:
                 relations.append(Relation(kind, [self.read(i + 1, end, depth + 1)]))
@@ -291,7 +300,8 @@ class Scanner:
                 break
             i = cue.end
         positions, ordinal = combine(cues)
-        reading = Reading(text, text, positions, ordinal, relations, self.size(kept))
+        reading = Reading(text, text, positions, ordinal, relations, self.size(kept),
+                          negations)
         if reading.is_spatial or depth > 0:
             # "second from left" names no kind of object: any object may be the one.
             unnamed = GENERIC_TARGET if reading.is_spatial else text
@@ -567,6 +577,39 @@ class Scanner:
         while j < end and (self.tokens[j].pos_ == 'DET' or self.tokens[j].tag_ == 'PRP$'):
             j += 1
         return j
+
+    def negation(self, i: int, end: int, kept: list[int]) -> Optional[str]:
+        """
+        Return what "not" or "without" at token i says the object is not, as a phrase to score.
+
+        The rest of the span is the negated description: a noun phrase stands alone ("not the
+        blue one"), bare describing words take the object's noun ("the cup that is not red" ->
+        "red cup"), a phrase that places or does something follows the object ("the box not on
+        the left" -> "the box on the left"), and "without" is "with" ("the mug without a
+        handle" -> "the mug with a handle"). Places are judged by CLIP here, not by geometry.
+        """
+        word = self.lower[i]
+        if word not in NEGATIONS and not (word == 'no' and i > 0 and self.lower[i - 1] == 'with'):
+            return None
+        rest = [k for k in range(i + 1, end) if not self.tokens[k].is_punct]
+        if not rest or self.lower[rest[0]] in DEGREE_WORDS:  # "not so big" hedges
+            return None
+        said = [self.words[k] for k in rest]
+        described = [k for k in kept if self.lower[k] != 'with' and not self.is_wrapper(k)]
+        named = [self.words[k] for k in described]
+        if word in ('without', 'no'):
+            return ' '.join([*named, 'with', *said])
+        if self.tokens[rest[0]].pos_ in ('ADP', 'VERB', 'AUX') or self.cue(rest[0], end):
+            return ' '.join([*named, *said])
+        nouns = [k for k in described if self.tokens[k].pos_ in ('NOUN', 'PROPN')]
+        if not nouns:
+            return ' '.join(said)
+        noun = self.words[nouns[-1]]
+        if self.lower[rest[-1]] in GENERIC_NOUNS:  # "the cup, not the red one" -> "the red cup"
+            return ' '.join([*said[:-1], noun])
+        if any(self.tokens[k].pos_ in ('NOUN', 'PROPN', 'PRON') for k in rest):
+            return ' '.join(said)
+        return ' '.join([*said, noun])
 
     def size(self, kept: list[int]) -> Optional[Size]:
         """

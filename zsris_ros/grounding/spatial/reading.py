@@ -82,11 +82,15 @@ class Reading:
     ordinal: Ordinal | None = None
     relations: list[Relation] = field(default_factory=list)
     size: Size | None = None
+    #: What the object is said not to be ("the cup that is not red" -> "red cup"): CLIP reads
+    #: "not" poorly, so each such phrase is scored on its own and counts against.
+    negations: list[str] = field(default_factory=list)
 
     @property
     def is_spatial(self) -> bool:
-        """Whether any location or size word was read; if not, the paper's method runs."""
-        return bool(self.positions or self.ordinal or self.relations or self.size)
+        """Whether any location, size or negated word was read; if not, the paper's method runs."""
+        return bool(self.positions or self.ordinal or self.relations or self.size
+                    or self.negations)
 
     @property
     def names_no_kind(self) -> bool:
@@ -95,8 +99,8 @@ class Reading:
         return not words or words[-1] in GENERIC_NOUNS
 
     def anchor_phrases(self) -> list[str]:
-        """Every anchor's target description, depth first, without repeats."""
-        phrases: list[str] = []
+        """Every anchor's target description and negated phrase, depth first, no repeats."""
+        phrases: list[str] = list(dict.fromkeys(self.negations))
         for relation in self.relations:
             for anchor in relation.anchors:
                 for phrase in [anchor.target, *anchor.anchor_phrases()]:

@@ -94,6 +94,9 @@ class SpatialSettings:
     #: prompts (CLIP's own logit scale is 100, so 0.01): 'the object' or 'the red thing' say
     #: little about shape, and without this a patch of table counts as one more object.
     background_temperature: float = 0.01
+    #: Temperature of each proposal's choice between the target phrase and a negated one
+    #: ("the cup that is not red": "the cup" or "red cup"), on CLIP's own scale (1/100).
+    negation_temperature: float = 0.01
     #: Two candidates that fit alike are told apart when dropping one describing word costs
     #: the best this much more cosine than the other (0 turns the check off): "the small
     #: cup" and a big cup scoring close, but all of the gap in the word "small". The toy
@@ -205,6 +208,10 @@ class _Scene:
             if support is not None:
                 judged.supports.append((_describe(rel), support))
                 log_p += s.relation_weight * np.log(support + EPS)
+        for phrase in reading.negations:
+            support = self._is_not(phrase, reading.target)
+            judged.supports.append((f'other than {phrase}', support))
+            log_p += s.relation_weight * np.log(support + EPS)
         p_rel = self._normalise(log_p, prior > 0)
         probable = p_rel >= s.candidate_ratio * p_rel.max()
         probable |= _above_gap(p_rel, s.candidate_window)
@@ -217,6 +224,17 @@ class _Scene:
             log_p += s.position_weight * np.log(term + EPS)
         judged.p = self._normalise(log_p, prior > 0)
         return judged
+
+    def _is_not(self, phrase: str, target: str) -> np.ndarray:
+        """
+        P(proposal is not what `phrase` says), from CLIP choosing between it and the target.
+
+        CLIP reads "the cup that is not red" much like "the red cup"; asked instead whether a
+        cup looks more like "red cup" than like "the cup", it answers well.
+        """
+        t = max(self.settings.negation_temperature, 1e-9)
+        margin = _finite(self.scores[phrase]) - _finite(self.scores[target])
+        return sigmoid(-margin / t)
 
     def _most_probable(self, p: np.ndarray, count: int) -> np.ndarray:
         """
