@@ -592,8 +592,9 @@ class Scanner:
         if word not in NEGATIONS and not (word == 'no' and i > 0 and self.lower[i - 1] == 'with'):
             return None
         rest = [k for k in range(i + 1, end) if not self.tokens[k].is_punct]
-        if not rest or self.lower[rest[0]] in DEGREE_WORDS:  # "not so big" hedges
-            return None
+        if (self.lower[rest[0]] in DEGREE_WORDS if rest else True) or not any(
+                self.tokens[k].pos_ in NAMING_POS | {'VERB'} for k in rest):
+            return None  # nothing negated, or a hedged degree ("not so big")
         said = [self.words[k] for k in rest]
         described = [k for k in kept if self.lower[k] != 'with' and not self.is_wrapper(k)]
         named = [self.words[k] for k in described]
