@@ -199,11 +199,11 @@ def opens_with_misread_noun(doc: Doc, nlp: Language) -> bool:
     (an adjective: "bottle closest to camera"; an adverb that is no manner: "fire
     extinguisher on the right", not "come here and ..."; an imperative is followed by its
     object, a particle or a place: "wait by the door"), or nouns and a modal lead up to the
-    verb, its subject
-    ("door handle on the right", "trash can on the right").
+    verb, its subject ("door handle on the right", "trash can on the right").
     """
-    root = roots(doc)[0]
-    if (len(doc) < 2 or len(roots(doc)) > 1 or root.lower_ in COMMAND_VERBS
+    sentences = roots(doc)
+    root = sentences[0]
+    if (len(doc) < 2 or len(sentences) > 1 or root.lower_ in COMMAND_VERBS
             or doc[0].lower_ in COMMAND_VERBS or direct_object(root) is not None):
         return False
     if root.i == 0:
@@ -223,7 +223,7 @@ def opens_with_name(doc: Doc, nlp: Language) -> bool:
     nothing; the paper's rule reads it.
     """
     root = roots(doc)[0]
-    return (opens_with_misread_noun(doc, nlp) and root.i > 0
+    return (root.i > 0 and opens_with_misread_noun(doc, nlp)
             and completed_name(doc[:root.i], nlp).end > root.i)
 
 
@@ -577,9 +577,9 @@ def may_end_name(token: Token, span: Span) -> bool:
     Tell a word that may be the cut-off end of the name before it: nothing else on its left.
 
     A question may lean on it ("where is the egg [carton]"). A verb whose subject is the name
-    ends it only as the whole sentence ("the car [keys]"):
-    under another verb it says what the object does ("watch the ball roll"). A position word
-    says where the object is ("head bottom [right]").
+    ends it only as the whole sentence ("the car [keys]"): under another verb it says what
+    the object does ("watch the ball roll"). A position word says where the object is ("head
+    bottom [right]").
     """
     return (token.pos_ in CUT_NAME_POS and token.is_alpha and token.lower_ not in SIDES
             and all(span.start <= c.i or asks_with(c) for c in token.lefts)
