@@ -46,6 +46,10 @@ PLAIN_EXPRESSIONS = [
     # expression; our deviation takes the first noun where there is one.
     ('second from left', 'second from left', 'second from left'),
     ('hand on left', 'hand on left', 'hand'),
+    # A rank picked from several names what it picks from; of one thing, a part of it.
+    ('the leftmost of the three cans', 'the leftmost of the three cans', 'the three cans'),
+    ('the second of the bottles', 'the second of the bottles', 'the bottles'),
+    ('the bottom of the cake', 'the bottom of the cake', 'the bottom'),
 ]
 
 # The classes of real commands the paper's rule and a first-object rule both get wrong.
@@ -69,6 +73,13 @@ MULTI_STEP = [
     # "for" names what is looked for; the parser hangs the phrase's last noun on the verb.
     ('I am looking for the cereal box behind the milk carton',
      'the cereal box behind the milk carton', 'the cereal box'),
+    # What the speaker tells, before or after the request, is no step; its object is the
+    # target only where the request's own object refers back to it.
+    ('I spilled my drink, can you bring me a sponge?', 'a sponge', 'a sponge'),
+    ('bring me a sponge, I spilled my drink', 'a sponge', 'a sponge'),
+    ('the baby is asleep, so quietly bring me the blanket', 'the blanket', 'the blanket'),
+    ('I dropped my keys, can you find them', 'my keys', 'my keys'),
+    ('open the drawer, then you take out the spoon', 'the spoon', 'the spoon'),
 ]
 
 # Hesitations written out by speech recognition.
@@ -95,9 +106,21 @@ MISREAD_NOUNS = [
     ('plant closest to the window', 'plant closest to the window', 'plant'),
     ('cup furthest right', 'cup furthest right', 'cup'),
     ('mug most to the left', 'mug most to the left', 'mug'),
+    ('spoon in the mug', 'spoon in the mug', 'spoon'),
+    ('screwdriver with the yellow handle', 'screwdriver with the yellow handle', 'screwdriver'),
+    ('fork next to the plate', 'fork next to the plate', 'fork'),
+    # "Can" after what a noun follows, and before no verb, is a can.
+    ('the can second from the left', 'the can second from the left', 'the can'),
+    ('can of soup on the top shelf', 'can of soup on the top shelf', 'can'),
+    ('place coke can upright', 'coke can', 'coke can'),
+    ('Can the robot see the can?', 'the can', 'the can'),
+    ('the cup that can hold water', 'the cup that can hold water', 'the cup'),
     # Imperatives stay imperatives.
     ('turn left', 'turn left', 'turn left'),
     ('wait by the door', 'the door', 'the door'),
+    ('focus on the blue vase', 'the blue vase', 'the blue vase'),
+    ('switch on the light', 'the light', 'the light'),
+    ('rinse off the mug', 'the mug', 'the mug'),
     # Names whose last word the model reads as an adverb, a verb or a second object.
     ('grab the fire extinguisher', 'the fire extinguisher', 'the fire extinguisher'),
     ('put the milk carton in the fridge', 'the milk carton', 'the milk carton'),

@@ -14,7 +14,7 @@ from typing import Iterator, List, Optional, Tuple
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
-from .spatial.reading import SIDES
+from .spatial.reading import ORDINALS, SIDES
 
 # Personal subjects that mark a request ("I want ...", "we need ...", "you should ...").
 REQUEST_SUBJECTS = frozenset({'i', 'we', 'you'})
@@ -28,6 +28,8 @@ NAMING_POS = frozenset({'NOUN', 'PROPN', 'ADJ', 'NUM'})
 WH_TAGS = frozenset({'WDT', 'WP', 'WP$', 'WRB'})
 
 SINGULAR_NOUN_TAGS = frozenset({'NN', 'NNP'})
+# "the middle of the three cups" chooses from the cups; "the middle of the table" is a place.
+PLURAL_TAGS = frozenset({'NNS', 'NNPS'})
 PARTICIPLE_TAGS = frozenset({'VBG', 'VBN'})
 
 SUBJECT_DEPS = frozenset({'nsubj', 'nsubjpass'})
@@ -51,6 +53,19 @@ PLACEMENT_VERBS = frozenset({
 # Verbs whose object is where to look and whose "for" names what is sought.
 SEARCH_VERBS = frozenset({'search', 'searching', 'check', 'checking', 'look', 'looking',
                           'scan', 'scanning', 'hunt', 'hunting', 'comb', 'explore'})
+#: Verbs an imperative follows with a preposition more often than with an object ("wait by
+#: the door", "switch on the light"); another first word before one ("spoon in the mug",
+#: "screwdriver with the yellow handle") is a noun the model read as a verb.
+PREPOSITION_VERBS = frozenset({
+    'aim', 'back', 'check', 'clean', 'climb', 'come', 'crouch', 'dock', 'face', 'fly', 'focus',
+    'gaze', 'glance', 'head', 'help', 'hide', 'hover', 'hurry', 'jump', 'kneel', 'knock',
+    'lean', 'lie', 'listen', 'pan', 'park', 'peek', 'plug', 'press', 'proceed', 'pull', 'push',
+    'return', 'roll', 'rotate', 'run', 'sit', 'slide', 'stand', 'stare', 'stay', 'steer',
+    'step', 'stop', 'switch', 'tap', 'tilt', 'travel', 'turn', 'wait', 'wipe', 'zoom',
+})
+#: Prepositions that are more often a verb's particle ("rinse off", "knock over").
+PARTICLES = frozenset({'about', 'across', 'around', 'away', 'back', 'down', 'off', 'out', 'over',
+                       'through', 'up'})
 # Nouns that count or gather what their "of" names ("a pair of scissors", "a bunch of
 # bananas"); a container ("a bottle of water") is an object of its own.
 QUANTITY_NOUNS = frozenset({'pair', 'pairs', 'bunch', 'bunches', 'couple', 'handful', 'piece',
@@ -67,8 +82,8 @@ DEMONSTRATIVES = frozenset({'that', 'this', 'these', 'those'})
 COMMAND_VERBS = frozenset({
     'approach', 'bring', 'carry', 'choose', 'drive', 'drop', 'fetch', 'find', 'follow', 'get',
     'give', 'go', 'grab', 'grasp', 'highlight', 'hold', 'inspect', 'lift', 'locate', 'look',
-    'move', 'navigate', 'pass', 'pick', 'pickup', 'point', 'pour', 'put', 'reach', 'retrieve',
-    'search', 'segment', 'select', 'set', 'show', 'take', 'touch', 'walk',
+    'move', 'navigate', 'pass', 'pick', 'pickup', 'place', 'point', 'pour', 'put', 'reach',
+    'retrieve', 'search', 'segment', 'select', 'set', 'show', 'take', 'touch', 'walk',
 })
 # Prefixed to such a command to make its first word parse as the imperative verb it is.
 IMPERATIVE_CUE = 'please'
@@ -197,8 +212,9 @@ def opens_with_misread_noun(doc: Doc, nlp: Language) -> bool:
 
     Either the first word is the verb and what follows it would be odd after an imperative
     (an adjective: "bottle closest to camera"; an adverb that is no manner: "fire
-    extinguisher on the right", not "come here and ..."; an imperative is followed by its
-    object, a particle or a place: "wait by the door"), or nouns and a modal lead up to the
+    extinguisher on the right", not "come here and ..."; a preposition after a word that
+    is seldom an imperative without its object: "spoon in the mug", not "wait by the door"),
+    or nouns and a modal lead up to the
     verb, its subject ("door handle on the right", "trash can on the right").
     """
     sentences = roots(doc)
@@ -209,9 +225,21 @@ def opens_with_misread_noun(doc: Doc, nlp: Language) -> bool:
     if root.i == 0:
         second = doc[1]
         return root.tag_ == 'VB' and (second.tag_ in DESCRIBING_TAGS or (
-            second.tag_ == 'RB' and name_tags(doc[:2], nlp)[-1] in NOUN_TAGS))
+            second.tag_ == 'RB' and name_tags(doc[:2], nlp)[-1] in NOUN_TAGS) or (
+            opens_place(second) and root.lower_ not in PREPOSITION_VERBS | SEARCH_VERBS))
     return root.pos_ in ('VERB', 'AUX') and root.i <= CUT_NAME_WORDS and all(
         t.pos_ in ('NOUN', 'PROPN') or t.tag_ == 'MD' for t in doc[:root.i])
+
+
+def opens_place(token: Token) -> bool:
+    """
+    Tell a preposition of place or an adverb that takes one ("in", "next [to]", "close [to]").
+
+    A particle of a phrasal verb ("rinse [off] the mug", "knock [over] the bottle") is none.
+    """
+    if token.pos_ == 'ADP':
+        return token.lower_ not in PARTICLES
+    return token.tag_ == 'RB' and any(c.dep_ == 'prep' for c in token.children)
 
 
 def opens_with_name(doc: Doc, nlp: Language) -> bool:
@@ -291,13 +319,28 @@ def find_target(root: Token) -> Optional[Token]:
     refers back ("find the remote and hand it to me") and a purpose clause ("take the sponge
     to wipe the table") name no new target.
     """
-    verbs = [verb for verb in clause_verbs(root) if not is_purpose(verb)]
+    # Steps in the order said; what was told ("I spilled my drink, can you bring me a sponge")
+    # before them all.
+    verbs = sorted((verb for verb in clause_verbs(root) if not is_purpose(verb)),
+                   key=lambda verb: (not is_narration(verb), verb.i))
     for finder in (sought_object, direct_object, asked_subject, participle_subject,
                    prepositional_object):
         targets = [t for t in map(finder, verbs) if t is not None]
         if targets:
             return targets[0] if finder is participle_subject else targets[-1]
     return next(filter(None, map(direct_object, step_clause_verbs(root))), None)
+
+
+def is_narration(verb: Token) -> bool:
+    """
+    Tell a clause that tells how things are ("[I dropped my keys], can you find them").
+
+    It has a subject of its own that asks nothing: a past event, or a present one of
+    something other than the speaker or the robot ("[the baby is asleep], so ...").
+    """
+    subjects = [c for c in verb.children if c.dep_ in SUBJECT_DEPS]
+    return bool(subjects) and (verb.tag_ == 'VBD' or not any(
+        s.lower_ in REQUEST_SUBJECTS or is_wh(s) for s in subjects))
 
 
 def step_clause_verbs(root: Token) -> Iterator[Token]:
@@ -447,13 +490,26 @@ def target_spans(target: Token) -> Tuple[Tuple[Span, ...], Span]:
 
 
 def counted_noun(noun: Span) -> Span:
-    """Name what a quantity counts: "the pair of scissors" -> "scissors"."""
-    if noun.root.lower_ not in QUANTITY_NOUNS:
+    """
+    Name what a quantity counts or a rank picks from: "the pair of scissors" -> "scissors".
+
+    "The leftmost of the three cans" and "the second of the bottles" name cans and bottles;
+    the words that pick one of them are the spatial stage's to read. A rank of one thing
+    names a part of it ("the bottom of the cake").
+    """
+    head = noun.root
+    ranked = is_rank(head)
+    if head.lower_ not in QUANTITY_NOUNS and not ranked:
         return noun
     counted = next((o for prep in noun.root.children if prep.lower_ == 'of'
-                    for o in named_objects(prep)), None)
+                    for o in named_objects(prep) if not ranked or o.tag_ in PLURAL_TAGS), None)
     chunk = chunk_of(counted) if counted is not None else None
     return chunk if chunk is not None else noun
+
+
+def is_rank(token: Token) -> bool:
+    """Tell a superlative, side or ordinal word ("tallest", "leftmost", "second")."""
+    return token.tag_ in ('JJS', 'RBS') or token.lower_ in SIDES or token.lower_ in ORDINALS
 
 
 def needs_clause(target: Token) -> bool:

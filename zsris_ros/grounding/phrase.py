@@ -15,10 +15,10 @@ import unicodedata
 
 import spacy
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 
-from .commands import (chunk_of, command_spans, completed_name, noun_reading, opens_with_name,
-                       over_misread_noun, roots)
+from .commands import (chunk_of, command_spans, completed_name, counted_noun, noun_reading,
+                       opens_with_name, over_misread_noun, roots)
 
 # The official model name and the registry re-upload tried when only that is installed.
 DEFAULT_MODEL = 'en_core_web_sm'
@@ -30,6 +30,16 @@ FILLERS = re.compile(r',?\s*\b(?:u+h+|u+m+|uhm+|e+r+m*|h+m+|a+h+|e+h+)\b,?', re.
 #: Thanks and please said after what is wanted ("red cup please", "the mug, thanks!").
 POLITE_ENDING = re.compile(r'[,\s]*\b(?:please|pls|thanks|thank you|thank u|thx)\W*$',
                            re.IGNORECASE)
+#: Nouns the small model reads as modal verbs ("the can on the left"), each with a noun of the
+#: same length that it reads as one: parsed in their place, they keep every character offset.
+MODAL_NOUNS = {'can': 'cup'}
+#: Tags of the words a noun follows in a name ("the", "my", "two", "empty", "soda", "watering").
+NOUN_LEADING_TAGS = frozenset({'DT', 'PRP$', 'CD', 'JJ', 'JJR', 'JJS', 'NN', 'NNS', 'NNP', 'NNPS',
+                               'POS', 'VBG', 'WDT'})
+#: Words after which a modal is one ("can you", "can't", "can also"), whatever came before.
+MODAL_FOLLOWERS = frozenset({'not', "n't", 'also', 'only', 'still', 'just', 'then', 'always',
+                             'never', 'really', 'please', 'someone', 'somebody', 'anyone',
+                             'anybody'})
 # Pipes neither the parse nor noun_chunks need; excluding them makes loading and parsing cheaper.
 UNUSED_PIPES = ('ner', 'lemmatizer')
 
@@ -65,7 +75,7 @@ class PhraseParser:
         cleaned = drop_fillers(clean_for_parser(expression))
         if not cleaned:
             return Phrase(expression, expression, expression)
-        doc = self._nlp(fold_shouting(cleaned))
+        doc = parse_text(self._nlp, cleaned)
         words = [cleaned[t.idx:t.idx + len(t.text)] for t in doc]
         doc = noun_reading(doc, self._nlp)
         referring, noun = self._spans(doc)
@@ -102,7 +112,7 @@ def paper_noun_phrase(doc: Doc) -> Span:
         chunk = chunk_of(children[0])
     if chunk is None:
         chunk = first_noun(doc)
-    return over_misread_noun(chunk) if chunk is not None else doc[:]
+    return counted_noun(over_misread_noun(chunk)) if chunk is not None else doc[:]
 
 
 def first_noun(doc: Doc) -> Optional[Span]:
@@ -152,6 +162,63 @@ def drop_fillers(text: str) -> str:
     """Remove the hesitations speech recognition writes out and a closing please or thanks."""
     spoken = ' '.join(FILLERS.sub(' ', text).split())
     return POLITE_ENDING.sub('', spoken) or spoken
+
+
+def parse_text(nlp: Language, text: str) -> Doc:
+    """
+    Parse cleaned text as the readers need it: shouting folded, modal-looking nouns as nouns.
+
+    The doc's text may differ from `text` (a swapped noun), never its character offsets, so
+    callers take the words as written from `text` at each token's offset.
+    """
+    folded = fold_shouting(text)
+    doc = nlp(folded)
+    swapped = with_modal_nouns(doc)
+    if swapped == folded:
+        return doc
+    doc = nlp(swapped)
+    # A swap stands only where no base verb follows it in the new parse: "the robot can lift
+    # it" has a modal after all ("the robot cup lift it" still reads "lift" as the verb).
+    kept = ''.join(folded[t.idx:t.idx + len(t.text)] + t.whitespace_ if is_misswapped(t)
+                   else t.text_with_ws for t in doc)
+    return doc if kept == swapped else nlp(kept)
+
+
+def with_modal_nouns(doc: Doc) -> str:
+    """Return the text with each MODAL_NOUNS word that names a thing swapped for its stand-in."""
+    return ''.join(_noun_for(t) + t.whitespace_ if may_be_modal_noun(t) else t.text_with_ws
+                   for t in doc)
+
+
+def may_be_modal_noun(token: Token) -> bool:
+    """
+    Tell a modal-looking word that follows what a noun follows ("the can", "soda can", "can of").
+
+    A modal opens a question, follows its subject pronoun or comes before its verb or "not".
+    """
+    if token.lower_ not in MODAL_NOUNS:
+        return False
+    doc = token.doc
+    after = doc[token.i + 1] if token.i + 1 < len(doc) else None
+    if after is not None and after.lower_ == 'of':
+        return True
+    if after is not None and (after.tag_ == 'PRP' or after.lower_ in MODAL_FOLLOWERS):
+        return False
+    before = doc[token.i - 1] if token.i > 0 else None
+    return before is not None and before.tag_ in NOUN_LEADING_TAGS
+
+
+def is_misswapped(token: Token) -> bool:
+    """Tell a stand-in noun that a base verb follows: the word was a modal after all."""
+    doc = token.doc
+    return (token.i + 1 < len(doc) and doc[token.i + 1].tag_ == 'VB'
+            and token.lower_ in MODAL_NOUNS.values())
+
+
+def _noun_for(token: Token) -> str:
+    """Return the stand-in noun in the word's own letter case."""
+    stand_in = MODAL_NOUNS[token.lower_]
+    return ''.join(new.upper() if old.isupper() else new for old, new in zip(token.text, stand_in))
 
 
 def fold_shouting(text: str) -> str:

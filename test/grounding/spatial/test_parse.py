@@ -165,6 +165,9 @@ REFCOCO = [
     ('second from right', 'the one', [], (2, 'right'), []),
     ('3rd from left', 'the one', [], (3, 'left'), []),
     ('second horse from left', 'horse', [], (2, 'left'), []),
+    # "can" where a noun goes is the can, not a modal verb.
+    ('the can second from the left', 'the can', [], (2, 'left'), []),
+    ('the soda can on the right', 'the soda can', ['right'], None, []),
     ('left guy', 'guy', ['left'], None, []),
     ('right guy', 'guy', ['right'], None, []),
     ('far right chair', 'chair', ['right'], None, []),
@@ -227,6 +230,8 @@ REQUESTS = [
      'the object', [], None, [('right_of', ['the mug'])]),
     ('is there a bottle behind the box', 'a bottle behind the box', 'a bottle', [], None,
      [('behind', ['the box'])]),
+    ('I spilled my drink, can you bring me the sponge by the sink', 'the sponge by the sink',
+     'the sponge', [], None, [('next_to', ['the sink'])]),
     ('can you see the apple on the top shelf', 'the apple on the top shelf', 'the apple',
      [], None, [('on', [('the shelf', ['top'], None, [])])]),
     ('which is the farthest bottle', 'the farthest bottle', 'the bottle', ['farthest'], None,

@@ -43,10 +43,10 @@ from typing import Optional
 from spacy.language import Language
 from spacy.tokens import Doc, Token
 
-from .reading import (GENERIC_NOUNS, GENERIC_TARGET, Ordinal, OrdinalAxis, Position, Reading,
-                      Relation, RelationKind, SIDES, Size, SIZE_ADJECTIVES)
-from ..commands import BACK_REFERENCES, NAMING_POS, noun_reading
-from ..phrase import clean_for_parser, DEFAULT_MODEL, fold_shouting, load_pipeline
+from .reading import (GENERIC_NOUNS, GENERIC_TARGET, Ordinal, OrdinalAxis, ORDINALS, Position,
+                      Reading, Relation, RelationKind, SIDES, Size, SIZE_ADJECTIVES)
+from ..commands import BACK_REFERENCES, NAMING_POS, noun_reading, PLURAL_TAGS
+from ..phrase import clean_for_parser, DEFAULT_MODEL, load_pipeline, parse_text
 
 #: How deep anchors nest; the deepest is left unread, which bounds work on chained input.
 MAX_DEPTH = 8
@@ -62,8 +62,6 @@ OPPOSITE: dict[str, OrdinalAxis] = {
     'farthest': 'nearest', 'biggest': 'smallest', 'smallest': 'biggest',
 }
 SIZES = ('biggest', 'smallest')
-# "the middle of the three cups" chooses from the cups; "the middle of the table" is a place.
-PLURAL_TAGS = frozenset({'NNS', 'NNPS'})
 #: Verbs after which a side word is a direction the object faces, not its place.
 ORIENTING_VERBS = frozenset({'facing', 'faces', 'face', 'faced', 'looking', 'looks', 'pointing',
                              'points', 'pointed', 'turned', 'turning', 'heading', 'headed',
@@ -89,10 +87,6 @@ HYPHENS = frozenset({'-', '\u2010', '\u2013'})
 # What a hyphen may join a side word to ("top-left", "left-most", "left-hand").
 SIDE_JOINERS = frozenset(SIDES) | {'most', 'hand'}
 
-ORDINALS = {
-    'first': 1, 'second': 2, 'third': 3, 'fourth': 4, 'fifth': 5, 'sixth': 6, 'seventh': 7,
-    'eighth': 8, 'ninth': 9, 'tenth': 10, 'last': -1, 'penultimate': -2,
-}
 NUMERIC_ORDINAL = re.compile(r'([1-9][0-9]?)(st|nd|rd|th)')
 
 # Comparatives that relate the target to an anchor named after "than" ("closer than the cup").
@@ -213,7 +207,7 @@ class SpatialParser:
         cleaned = clean_for_parser(' '.join(phrase.split()))
         if not cleaned:
             return []
-        doc = self.nlp(fold_shouting(cleaned))
+        doc = parse_text(self.nlp, cleaned)
         words = [cleaned[t.idx:t.idx + len(t.text)] for t in doc]
         stop = next((t.i for t in doc if t.pos_ in ('ADP', 'SCONJ', 'PRON', 'VERB', 'AUX')
                      or t.dep_ == 'relcl'), len(doc))
@@ -223,7 +217,7 @@ class SpatialParser:
             if k == content[-1]:
                 if doc[k].lower_ in GENERIC_NOUNS:
                     continue
-                replaced = 'things' if doc[k].tag_ in ('NNS', 'NNPS') else 'thing'
+                replaced = 'things' if doc[k].tag_ in PLURAL_TAGS else 'thing'
                 variants.append(' '.join([*words[:k], replaced, *words[k + 1:]]))
             else:
                 variants.append(' '.join(words[:k] + words[k + 1:]))
@@ -235,7 +229,7 @@ class SpatialParser:
         cleaned = clean_for_parser(expression)
         if not cleaned:
             return Reading(expression, expression)
-        doc = self.nlp(fold_shouting(cleaned))
+        doc = parse_text(self.nlp, cleaned)
         words = [cleaned[t.idx:t.idx + len(t.text)] for t in doc]
         reparsed = noun_reading(doc, self.nlp)
         if reparsed is not doc:
