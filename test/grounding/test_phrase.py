@@ -50,6 +50,8 @@ PLAIN_EXPRESSIONS = [
     ('the leftmost of the three cans', 'the leftmost of the three cans', 'the three cans'),
     ('the second of the bottles', 'the second of the bottles', 'the bottles'),
     ('the bottom of the cake', 'the bottom of the cake', 'the bottom'),
+    # A ROOT "one" the model reads as a number is the pronoun.
+    ('the one with the handle', 'the one with the handle', 'the one'),
 ]
 
 # The classes of real commands the paper's rule and a first-object rule both get wrong.
@@ -80,6 +82,9 @@ MULTI_STEP = [
     ('the baby is asleep, so quietly bring me the blanket', 'the blanket', 'the blanket'),
     ('I dropped my keys, can you find them', 'my keys', 'my keys'),
     ('open the drawer, then you take out the spoon', 'the spoon', 'the spoon'),
+    # What is wanted, described without a kind.
+    ("I'm hungry, bring me something to eat", 'something to eat', 'something'),
+    ('grab anything blue', 'anything blue', 'anything'),
 ]
 
 # Hesitations written out by speech recognition.
@@ -150,6 +155,7 @@ FRONTED_LOCATIONS = [
 
 COMMANDS = [
     ('pick up the cup.', 'the cup', 'the cup'),
+    ('mind passing me the stapler?', 'the stapler', 'the stapler'),
     # "To the left of" says where the object is; only a verb of placing makes it a goal.
     ('please grab the red mug to the left of the laptop',
      'the red mug to the left of the laptop', 'the red mug'),

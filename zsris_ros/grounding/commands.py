@@ -74,6 +74,8 @@ QUANTITY_NOUNS = frozenset({'pair', 'pairs', 'bunch', 'bunches', 'couple', 'hand
 # Words that open a greeting, not an object's name ("ok robot, pick it up").
 GREETINGS = frozenset({'ok', 'okay', 'hey', 'hi', 'hello', 'yo'})
 # Determiners the small model may read as a clause's subject ("hand me [that] wrench").
+#: Pronouns that describe what is wanted by what follows them ("something to drink").
+INDEFINITE_NOUNS = frozenset({'something', 'anything', 'everything'})
 DEMONSTRATIVES = frozenset({'that', 'this', 'these', 'those'})
 # Imperative verbs the small model mistags when they open a short command ("point at the cup"
 # as a noun, ASR-style "grab cup" as a name, "set the mug on the table" as past tense). Only
@@ -82,8 +84,8 @@ DEMONSTRATIVES = frozenset({'that', 'this', 'these', 'those'})
 COMMAND_VERBS = frozenset({
     'approach', 'bring', 'carry', 'choose', 'drive', 'drop', 'fetch', 'find', 'follow', 'get',
     'give', 'go', 'grab', 'grasp', 'highlight', 'hold', 'inspect', 'lift', 'locate', 'look',
-    'move', 'navigate', 'pass', 'pick', 'pickup', 'place', 'point', 'pour', 'put', 'reach',
-    'retrieve', 'search', 'segment', 'select', 'set', 'show', 'take', 'touch', 'walk',
+    'mind', 'move', 'navigate', 'pass', 'pick', 'pickup', 'place', 'point', 'pour', 'put',
+    'reach', 'retrieve', 'search', 'segment', 'select', 'set', 'show', 'take', 'touch', 'walk',
 })
 # Prefixed to such a command to make its first word parse as the imperative verb it is.
 IMPERATIVE_CUE = 'please'
@@ -494,22 +496,23 @@ def counted_noun(noun: Span) -> Span:
     Name what a quantity counts or a rank picks from: "the pair of scissors" -> "scissors".
 
     "The leftmost of the three cans" and "the second of the bottles" name cans and bottles;
-    the words that pick one of them are the spatial stage's to read. A rank of one thing
-    names a part of it ("the bottom of the cake").
+    the words that pick one of them are the spatial stage's to read. Said of one thing, such
+    a word names a part of it ("the bottom of the cake").
     """
     head = noun.root
-    ranked = is_rank(head)
-    if head.lower_ not in QUANTITY_NOUNS and not ranked:
+    picking = picks_one(head)
+    if head.lower_ not in QUANTITY_NOUNS and not picking:
         return noun
     counted = next((o for prep in noun.root.children if prep.lower_ == 'of'
-                    for o in named_objects(prep) if not ranked or o.tag_ in PLURAL_TAGS), None)
+                    for o in named_objects(prep) if not picking or o.tag_ in PLURAL_TAGS), None)
     chunk = chunk_of(counted) if counted is not None else None
     return chunk if chunk is not None else noun
 
 
-def is_rank(token: Token) -> bool:
-    """Tell a superlative, side or ordinal word ("tallest", "leftmost", "second")."""
-    return token.tag_ in ('JJS', 'RBS') or token.lower_ in SIDES or token.lower_ in ORDINALS
+def picks_one(token: Token) -> bool:
+    """Tell a word that picks one of several: a superlative, side or ordinal word, or "one"."""
+    return (token.tag_ in ('JJS', 'RBS') or token.lower_ in SIDES or token.lower_ in ORDINALS
+            or token.lower_ in ('one', 'ones'))
 
 
 def needs_clause(target: Token) -> bool:
@@ -716,8 +719,13 @@ def is_wh(token: Token) -> bool:
 
 
 def names_object(token: Token) -> bool:
-    """Tell whether the token can head a phrase naming an object (not "it", "me", "that")."""
-    return token.pos_ in NAMING_POS and token.tag_ not in WH_TAGS
+    """
+    Tell whether the token can head a phrase naming an object (not "it", "me", "that").
+
+    "Something to drink" and "anything blue" describe what is wanted without a kind.
+    """
+    return (token.pos_ in NAMING_POS and token.tag_ not in WH_TAGS) or (
+        token.lower_ in INDEFINITE_NOUNS)
 
 
 def roots(doc: Doc) -> List[Token]:

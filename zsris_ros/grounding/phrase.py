@@ -104,15 +104,23 @@ def paper_noun_phrase(doc: Doc) -> Span:
     With several sentences the last ROOT is used, as the official code keeps the last one.
     Where the rule gives everything, our deviation takes the first noun's chunk instead
     ("cup furthest right": cup), and a noun the model read as a modal ("a soda can") is kept.
+    A ROOT "one" read as a number is the pronoun it is ("the one with the handle").
     """
     root = roots(doc)[-1]
-    chunk = chunk_of(root)
+    chunk = chunk_of(root) or pronoun_one(root)
     children = list(root.children)
     if chunk is None and children:
         chunk = chunk_of(children[0])
     if chunk is None:
         chunk = first_noun(doc)
     return counted_noun(over_misread_noun(chunk)) if chunk is not None else doc[:]
+
+
+def pronoun_one(token: Token) -> Optional[Span]:
+    """Return "the one" or "the red one" that the model read as a number, in no chunk."""
+    if token.lower_ not in ('one', 'ones') or token.pos_ != 'NUM':
+        return None
+    return token.doc[token.left_edge.i:token.i + 1]
 
 
 def first_noun(doc: Doc) -> Optional[Span]:
