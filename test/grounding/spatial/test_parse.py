@@ -168,6 +168,7 @@ REFCOCO = [
     # "can" where a noun goes is the can, not a modal verb.
     ('the can second from the left', 'the can', [], (2, 'left'), []),
     ('the soda can on the right', 'the soda can', ['right'], None, []),
+    ('the can closest to the edge', 'the can', ['nearest'], None, []),
     ('left guy', 'guy', ['left'], None, []),
     ('right guy', 'guy', ['right'], None, []),
     ('far right chair', 'chair', ['right'], None, []),

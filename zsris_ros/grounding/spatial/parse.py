@@ -432,11 +432,17 @@ class Scanner:
         return Cue(j + 1, relation=kind)
 
     def viewer(self, i: int, end: int) -> Optional[Cue]:
-        """Match "to the robot" and "from the camera" left by a superlative: nothing to add."""
+        """
+        Match "to the robot" and "from the camera" left by a superlative: nothing to add.
+
+        "Closest to the edge" means the same: the edge meant is the one on the robot's side.
+        """
         if self.lower[i] not in ('to', 'from'):
             return None
         j = self.skip_determiners(i + 1, end)
-        return Cue(j + 1) if j < end and self.lower[j] in VIEWERS else None
+        after_distance = i > 0 and SIDES.get(self.lower[i - 1]) in ('nearest', 'farthest')
+        return Cue(j + 1) if j < end and (self.lower[j] in VIEWERS or (
+            after_distance and self.lower[j] == 'edge')) else None
 
     def relation(self, i: int, end: int) -> Optional[Cue]:
         """Match a relation marker followed by an anchor that names an object."""
