@@ -169,6 +169,10 @@ REFCOCO = [
     ('the can second from the left', 'the can', [], (2, 'left'), []),
     ('the soda can on the right', 'the soda can', ['right'], None, []),
     ('the can closest to the edge', 'the can', ['nearest'], None, []),
+    ('the mug on your left', 'the mug', ['left'], None, []),
+    ('the bottle to my right', 'the bottle', ['right'], None, []),
+    ('the phone on the left hand side', 'the phone', ['left'], None, []),
+    ('the lamp next to the side table', 'the lamp', [], None, [('next_to', ['the side table'])]),
     ('left guy', 'guy', ['left'], None, []),
     ('right guy', 'guy', ['right'], None, []),
     ('far right chair', 'chair', ['right'], None, []),
@@ -212,6 +216,7 @@ NOT_SPATIAL = [
     ('the red mug', 'the red mug', [], None, []),
     ('batter', 'batter', [], None, []),
     ('the cup in the corner', 'the cup in the corner', [], None, []),
+    ('the cup near the corner', 'the cup near the corner', [], None, []),
     # Which way the object faces is no place.
     ('man facing left', 'man facing left', [], None, []),
     ('person turned to the right', 'person turned to the right', [], None, []),

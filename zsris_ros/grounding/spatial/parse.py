@@ -83,6 +83,8 @@ INTENSIFIERS = frozenset({'right', 'just', 'directly', 'immediately', 'slightly'
 LEADS = (INTENSIFIERS - {'right'}) | EXTREMES
 POSITION_PREPOSITIONS = frozenset({'on', 'to', 'at', 'in', 'toward', 'towards', 'along'})
 ARTICLES = frozenset({'the', 'a', 'an'})
+#: Side words that are also prepositions ("the near cup", "the cup near the corner").
+NEAR_WORDS = frozenset({'near', 'nearer', 'nearest'})
 HYPHENS = frozenset({'-', '\u2010', '\u2013'})
 # What a hyphen may join a side word to ("top-left", "left-most", "left-hand").
 SIDE_JOINERS = frozenset(SIDES) | {'most', 'hand'}
@@ -468,9 +470,13 @@ class Scanner:
         return Cue(stop, relation=kind)
 
     def names_anchor(self, start: int, end: int, kind: RelationKind) -> bool:
-        """Tell whether the anchor names an object, not a region, the picture or clothing."""
+        """
+        Tell whether the anchor names an object, not a region, the picture or clothing.
+
+        The last naming word decides: "the left hand side" is a region, "the side table" not.
+        """
         names = [self.lower[k] for k in self.first_name(start, end)]
-        if not names or names[0] in REGIONS or names[-1] in PICTURES | ARRANGEMENTS:
+        if not names or names[-1] in REGIONS | PICTURES | ARRANGEMENTS:
             return False
         if start < end and self.lower[start] in BACK_REFERENCES:  # "by its handle"
             return False
@@ -493,8 +499,8 @@ class Scanner:
         """
         j = self.skip(i, end, LEADS)
         prep = j < end and self.lower[j] in POSITION_PREPOSITIONS
-        if prep:
-            j = self.skip(j + 1, end, ARTICLES)
+        if prep:  # "on the left", "to my right", "on your left"
+            j = self.skip_determiners(j + 1, end)
         positions, stop = self.sides(self.skip(j, end, EXTREMES), end)
         if not positions:
             positions, stop = self.sides(j if prep else i, end)
@@ -561,8 +567,15 @@ class Scanner:
             self.first_name(split + 1, end))
 
     def is_side(self, k: int) -> bool:
-        """Tell a side word from the verb "left" with a pronoun subject ("the cup I left")."""
+        """
+        Tell a side word from the verb "left" with a pronoun subject ("the cup I left").
+
+        Nor is "near" before an article: "near the corner" is a preposition's phrase.
+        """
         token = self.tokens[k]
+        if self.lower[k] in NEAR_WORDS and k + 1 < len(self.tokens) and (
+                self.lower[k + 1] in ARTICLES):
+            return False
         return not (token.pos_ == 'VERB' and any(
             c.dep_ in ('nsubj', 'nsubjpass') and c.pos_ == 'PRON' for c in token.children))
 
