@@ -156,6 +156,7 @@ FRONTED_LOCATIONS = [
 COMMANDS = [
     ('pick up the cup.', 'the cup', 'the cup'),
     ('mind passing me the stapler?', 'the stapler', 'the stapler'),
+    ('make sure to take the keys', 'the keys', 'the keys'),
     # "To the left of" says where the object is; only a verb of placing makes it a goal.
     ('please grab the red mug to the left of the laptop',
      'the red mug to the left of the laptop', 'the red mug'),

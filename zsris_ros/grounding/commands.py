@@ -371,6 +371,10 @@ def clause_verbs(root: Token) -> Iterator[Token]:
     for child in root.children:
         if child.dep_ in COMPLEMENT_DEPS and child.pos_ in ('VERB', 'AUX'):
             yield from clause_verbs(child)
+        elif child.dep_ == 'acomp':  # "make sure [to take the keys]"
+            for verb in child.children:
+                if verb.dep_ == 'xcomp' and verb.pos_ == 'VERB':
+                    yield from clause_verbs(verb)
 
 
 def direct_object(verb: Token) -> Optional[Token]:
