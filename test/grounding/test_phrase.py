@@ -259,6 +259,10 @@ QUESTIONS = [
     # No noun names the object asked about: the whole question.
     ('what is on the left of the bowl', 'what is on the left of the bowl',
      'what is on the left of the bowl'),
+    # The state a yes/no question asks about is no description of the object.
+    ('is the cup left of the bowl full?', 'the cup left of the bowl', 'the cup'),
+    ('is the second bottle from the left empty', 'the second bottle from the left',
+     'the second bottle'),
 ]
 
 

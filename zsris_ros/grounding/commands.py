@@ -533,7 +533,8 @@ def referring_span(target: Token) -> Span:
     The parser often hangs "on the left" or "next to the sink" on the verb instead of the
     object; they still pick out which object is meant, except after a direct object where
     they state a destination ("bring the cup to me", "put the apple next to the bowl").
-    A particle the question ends on ("is the lamp by the bed [on]") is left out.
+    A particle or an adjective the question ends on ("is the lamp by the bed [on]", "is the
+    second bottle from the left [empty]") asks about the object and is left out.
     """
     span = over_misread_noun(subtree_span(target))
     start, end = span.start, span.end
@@ -544,7 +545,8 @@ def referring_span(target: Token) -> Span:
             end = child.right_edge.i + 1
     if is_placement(target, verb) and not any(map(is_locative, verb.rights)):
         end = misattached_goal_start(target)
-    while end - 1 > target.i and is_bare_particle(target.doc[end - 1]):
+    while end - 1 > target.i and (is_bare_particle(target.doc[end - 1])
+                                  or is_asked_state(target.doc[end - 1])):
         end -= 1
     return target.doc[start:end]
 
@@ -662,6 +664,13 @@ def is_split_noun(token: Token) -> bool:
 def is_bare_particle(token: Token) -> bool:
     """Tell a preposition or particle with nothing after it ("on" in "is the lamp on")."""
     return token.dep_ in ('prep', 'prt') and not list(token.children) or token.is_punct
+
+
+def is_asked_state(token: Token) -> bool:
+    """Tell the adjective a yes/no question ends on ("is the cup left of the bowl [full]")."""
+    sentence = token.sent
+    return (token.pos_ == 'ADJ' and sentence[0].pos_ == 'AUX'
+            and all(t.is_punct for t in token.doc[token.i + 1:sentence.end]))
 
 
 def describes_target(modifier: Token, target: Token, verb: Token) -> bool:
