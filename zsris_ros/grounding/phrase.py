@@ -120,7 +120,8 @@ def pronoun_one(token: Token) -> Optional[Span]:
     """Return "the one" or "the red one" that the model read as a number, in no chunk."""
     if token.lower_ not in ('one', 'ones') or token.pos_ != 'NUM':
         return None
-    return token.doc[token.left_edge.i:token.i + 1]
+    modifiers = [c.left_edge.i for c in token.lefts if c.dep_ not in ('cc', 'punct', 'advmod')]
+    return token.doc[min(modifiers, default=token.i):token.i + 1]
 
 
 def first_noun(doc: Doc) -> Optional[Span]:
