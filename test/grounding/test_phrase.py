@@ -151,6 +151,8 @@ FRONTED_LOCATIONS = [
     ('next to the sink stands the kettle', 'the kettle next to the sink', 'the kettle'),
     ('behind the laptop there is a charger', 'a charger behind the laptop', 'a charger'),
     ('on the left is a red mug', 'a red mug on the left', 'a red mug'),
+    # ...and said after the copula of a statement.
+    ('the cup is on the left', 'the cup on the left', 'the cup'),
 ]
 
 COMMANDS = [
@@ -261,6 +263,7 @@ QUESTIONS = [
      'what is on the left of the bowl'),
     # The state a yes/no question asks about is no description of the object.
     ('is the cup left of the bowl full?', 'the cup left of the bowl', 'the cup'),
+    ('is the cup on the left', 'the cup on the left', 'the cup'),
     ('is the second bottle from the left empty', 'the second bottle from the left',
      'the second bottle'),
 ]

@@ -566,10 +566,16 @@ def asks(token: Token) -> bool:
 
 
 def fronted_locations(target: Token) -> list[Span]:
-    """Return the locations said before the verb when the object comes after it."""
+    """
+    Return the locations said apart from the object, to follow its own span.
+
+    They come before the verb when the object comes after it ("on the left is a red mug"),
+    or after the copula of a statement about the object ("the cup is on the left").
+    """
     verb = target.head
     if target.i < verb.i:
-        return []
+        stated = is_copula(verb) and target.dep_ in SUBJECT_DEPS and not asks(verb.sent[0])
+        return [subtree_span(child) for child in verb.rights if stated and is_locative(child)]
     return [subtree_span(child) for child in verb.lefts if is_locative(child)]
 
 
@@ -669,7 +675,7 @@ def is_bare_particle(token: Token) -> bool:
 def is_asked_state(token: Token) -> bool:
     """Tell the adjective a yes/no question ends on ("is the cup left of the bowl [full]")."""
     sentence = token.sent
-    return (token.pos_ == 'ADJ' and sentence[0].pos_ == 'AUX'
+    return (token.pos_ == 'ADJ' and token.lower_ not in SIDES and sentence[0].pos_ == 'AUX'
             and all(t.is_punct for t in token.doc[token.i + 1:sentence.end]))
 
 
