@@ -110,6 +110,7 @@ MISREAD_NOUNS = [
     ('bottle closest to camera', 'bottle closest to camera', 'bottle'),
     ('plant closest to the window', 'plant closest to the window', 'plant'),
     ('cup furthest right', 'cup furthest right', 'cup'),
+    ('the mug second from the left', 'the mug second from the left', 'the mug'),
     ('mug most to the left', 'mug most to the left', 'mug'),
     ('spoon in the mug', 'spoon in the mug', 'spoon'),
     ('screwdriver with the yellow handle', 'screwdriver with the yellow handle', 'screwdriver'),
@@ -119,6 +120,7 @@ MISREAD_NOUNS = [
     ('can of soup on the top shelf', 'can of soup on the top shelf', 'can'),
     ('place coke can upright', 'coke can', 'coke can'),
     ('Can the robot see the can?', 'the can', 'the can'),
+    ('pick up the trash can lid', 'the trash can lid', 'the trash can lid'),
     ('the cup that can hold water', 'the cup that can hold water', 'the cup'),
     # Imperatives stay imperatives.
     ('turn left', 'turn left', 'turn left'),

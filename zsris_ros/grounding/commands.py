@@ -650,9 +650,10 @@ def may_end_name(token: Token, span: Span) -> bool:
     A question may lean on it ("where is the egg [carton]"). A verb whose subject is the name
     ends it only as the whole sentence ("the car [keys]"): under another verb it says what
     the object does ("watch the ball roll"). A position word says where the object is ("head
-    bottom [right]").
+    bottom [right]"), an ordinal which one it is ("the can [second] from the left").
     """
-    return (token.pos_ in CUT_NAME_POS and token.is_alpha and token.lower_ not in SIDES
+    return (token.pos_ in CUT_NAME_POS and token.is_alpha
+            and token.lower_ not in SIDES and token.lower_ not in ORDINALS
             and all(span.start <= c.i or asks_with(c) for c in token.lefts)
             and (token.dep_ == 'ROOT' or not any(c.dep_ in SUBJECT_DEPS for c in token.lefts)))
 

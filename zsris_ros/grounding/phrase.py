@@ -32,7 +32,7 @@ POLITE_ENDING = re.compile(r'[,\s]*\b(?:please|pls|thanks|thank you|thank u|thx)
                            re.IGNORECASE)
 #: Nouns the small model reads as modal verbs ("the can on the left"), each with a noun of the
 #: same length that it reads as one: parsed in their place, they keep every character offset.
-MODAL_NOUNS = {'can': 'cup'}
+MODAL_NOUNS = {'can': 'jar'}
 #: Tags of the words a noun follows in a name ("the", "my", "two", "empty", "soda", "watering").
 NOUN_LEADING_TAGS = frozenset({'DT', 'PRP$', 'CD', 'JJ', 'JJR', 'JJS', 'NN', 'NNS', 'NNP', 'NNPS',
                                'POS', 'VBG', 'WDT'})
@@ -187,7 +187,7 @@ def parse_text(nlp: Language, text: str) -> Doc:
         return doc
     doc = nlp(swapped)
     # A swap stands only where no base verb follows it in the new parse: "the robot can lift
-    # it" has a modal after all ("the robot cup lift it" still reads "lift" as the verb).
+    # it" has a modal after all ("the robot jar lift it" still reads "lift" as the verb).
     kept = ''.join(folded[t.idx:t.idx + len(t.text)] + t.whitespace_ if is_misswapped(t)
                    else t.text_with_ws for t in doc)
     return doc if kept == swapped else nlp(kept)
