@@ -97,6 +97,9 @@ SPOKEN = [
     ('the blue mug, thanks!', 'the blue mug', 'the blue mug'),
     ('pick up the spoon please.', 'the spoon', 'the spoon'),
     ('please', 'please', 'please'),
+    # A stutter, as speech recognition writes it.
+    ('pick up the the red cup', 'the red cup', 'the red cup'),
+    ('the cup cup on the left', 'the cup on the left', 'the cup'),
 ]
 
 MISREAD_NOUNS = [

