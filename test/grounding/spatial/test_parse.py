@@ -156,6 +156,18 @@ ROBOT_BENCHMARKS = [
     ('the box smaller than the bowl', 'the box', [], None, [('smaller_than', ['the bowl'])]),
     ('the cup in the middle of the plate and the bowl', 'the cup', [], None,
      [('between', ['the plate', 'the bowl'])]),
+    # Relations joined by "and" are each the target's; with no anchor between, they share one.
+    ('the circle above the square and left of the star', 'the circle', [], None,
+     [('above', ['the square']), ('left_of', ['the star'])]),
+    ('the hexagon below and to the left of the star', 'the hexagon', [], None,
+     [('below', ['the star']), ('left_of', ['the star'])]),
+    ('the cube that is left of the sphere and behind the cylinder', 'the cube', [], None,
+     [('left_of', ['the sphere']), ('behind', ['the cylinder'])]),
+    ('the cup between the plate and the bowl and left of the mug', 'the cup', [], None,
+     [('between', ['the plate', 'the bowl']), ('left_of', ['the mug'])]),
+    # A side as the anchor of "nearest" is the place.
+    ('the cross nearest the bottom', 'the cross', ['bottom'], None, []),
+    ('the cup closest to the left side', 'the cup', ['left'], None, []),
 ]
 
 REFCOCO = [

@@ -292,7 +292,7 @@ class Scanner:
             if cue.partitive:
                 return self.chosen_from(cues, cue.end, end, depth, text)
             if cue.relation is not None:
-                relations.append(self.relate(cue, end, depth))
+                relations.extend(self.relate(cue, end, depth))
                 break
             i = cue.end
         positions, ordinal = combine(cues)
@@ -331,16 +331,42 @@ class Scanner:
                 return kind
         return None
 
-    def relate(self, cue: Cue, end: int, depth: int) -> Relation:
-        """Read the anchor (or two, for between) that follows a relation's marker."""
+    def relate(self, cue: Cue, end: int, depth: int) -> list[Relation]:
+        """
+        Read the anchor (or two, for between) that follows a relation's marker.
+
+        "And" before another marker starts a second relation of the same object ("left of
+        the bowl and next to the plate"); with nothing between them, the two share the
+        anchor ("below and to the left of the star").
+        """
+        joint = self.joined_relation(cue.end, end)
+        stop = joint[0] if joint is not None else end
+        rest = self.relate(joint[1], end, depth) if joint is not None else []
+        if stop > cue.end or not rest:
+            anchors = self.anchors(cue, stop, depth)
+        else:
+            shared = rest[0].anchors
+            anchors = shared[:2] * (3 - len(shared)) if cue.relation == 'between' else shared[:1]
+        return [Relation(cue.relation, anchors), *rest]
+
+    def joined_relation(self, start: int, end: int) -> Optional[tuple[int, Cue]]:
+        """Find the "and" that starts a second relation of the object, with its marker."""
+        for k in range(start, end - 1):
+            if self.lower[k] == 'and':
+                cue = self.cue(k + 1, end)
+                if cue is not None and cue.relation is not None:
+                    return k, cue
+        return None
+
+    def anchors(self, cue: Cue, end: int, depth: int) -> list[Reading]:
+        """Read a relation's anchor, or the two of "between A and B" (one set: "the cups")."""
         if cue.relation != 'between':
-            return Relation(cue.relation, [self.read(cue.end, end, depth + 1)])
+            return [self.read(cue.end, end, depth + 1)]
         split = next((k for k in range(cue.end + 1, end) if self.lower[k] in ('and', '&')), None)
         if split is None or not self.first_name(split + 1, end):
             anchor = self.read(cue.end, end, depth + 1)
-            return Relation('between', [anchor, anchor])
-        return Relation('between', [self.read(cue.end, split, depth + 1),
-                                    self.read(split + 1, end, depth + 1)])
+            return [anchor, anchor]
+        return [self.read(cue.end, split, depth + 1), self.read(split + 1, end, depth + 1)]
 
     def cue(self, i: int, end: int) -> Optional[Cue]:
         """
@@ -465,6 +491,11 @@ class Scanner:
         head = self.skip_determiners(stop, end)
         if head < end and self.lower[head] in VIEWERS and kind in VIEWER_POSITIONS:
             return Cue(head + 1, positions=(VIEWER_POSITIONS[kind],))
+        sides, after = self.sides(head, end)
+        if sides and kind in ('closest_to', 'next_to') and not (
+                after < end and self.is_naming(after) and self.lower[after] not in REGIONS):
+            # "nearest the bottom", "closest to the left side": the side is the place.
+            return Cue(self.skip_region(after, end), positions=tuple(sides))
         if not self.names_anchor(stop, end, kind):
             return None
         return Cue(stop, relation=kind)
@@ -577,7 +608,7 @@ class Scanner:
                 self.lower[k + 1] in ARTICLES):
             return False
         return not (token.pos_ == 'VERB' and any(
-            c.dep_ in ('nsubj', 'nsubjpass') and c.pos_ == 'PRON' for c in token.children))
+            c.dep_ in ('nsubj', 'nsubjpass') and c.tag_ == 'PRP' for c in token.children))
 
     def skip(self, j: int, end: int, words: frozenset) -> int:
         """Return the first index from j whose word is not in `words`."""
