@@ -252,6 +252,19 @@ def test_chain_of_two_anchors_resolves_the_anchor_by_its_own_relation():
     assert chosen.anchors['plate'] == [20, 50, 50, 80]
 
 
+def test_relations_joined_by_and_must_all_hold():
+    """'the cup above the plate and left of the bowl': each cup but one fails a relation."""
+    names = ['plate', 'bowl', 'cup', 'cup', 'cup']
+    masks = np.stack([rect(*PLATE), rect(160, 50, 190, 80), rect(95, 90, 115, 110),
+                      rect(165, 5, 185, 25), rect(95, 10, 115, 30)])
+    scores = scores_for(names)
+    scores['cup'][2:4] += 0.005
+    both = cup(relations=[anchored('above', 'plate'), anchored('left_of', 'bowl')])
+    chosen = select(both, masks, scores)
+    assert (chosen.status, chosen.index) == ('ok', 4), chosen.message
+    assert select(cup(relations=[anchored('left_of', 'bowl')]), masks, scores).index != 4
+
+
 def test_a_relation_nothing_satisfies_is_no_match():
     masks = np.stack([rect(*PLATE), rect(150, 55, 170, 75)])
     chosen = select(cup(relations=[anchored('left_of', 'plate')]), masks,
