@@ -163,6 +163,9 @@ ROBOT_BENCHMARKS = [
      [('below', ['the star']), ('left_of', ['the star'])]),
     ('the cube that is left of the sphere and behind the cylinder', 'the cube', [], None,
      [('left_of', ['the sphere']), ('behind', ['the cylinder'])]),
+    ('the object that is both left of the cube and in front of the sphere', 'the object', [],
+     None, [('left_of', ['the cube']), ('in_front_of', ['the sphere'])]),
+    ('the final star on the right', 'the star', [], (-1, 'left'), []),
     ('the cup between the plate and the bowl and left of the mug', 'the cup', [], None,
      [('between', ['the plate', 'the bowl']), ('left_of', ['the mug'])]),
     # A side as the anchor of "nearest" is the place.

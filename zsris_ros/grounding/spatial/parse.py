@@ -694,10 +694,14 @@ class Scanner:
         return ' '.join(self.words[k] for k in words)
 
     def is_wrapper(self, k: int) -> bool:
-        """Tell wh-words and copulas ("which cup is", "the one that is") from description."""
+        """
+        Tell wh-words, copulas and the "both" of "both A and B" from the description.
+
+        ("which cup is", "the one that is both left of the cube and ...").
+        """
         token = self.tokens[k]
-        return token.tag_ in WRAPPER_TAGS or (token.pos_ in ('AUX', 'VERB')
-                                              and token.lower_ in COPULAS)
+        return token.tag_ in WRAPPER_TAGS or token.dep_ == 'preconj' or (
+            token.pos_ in ('AUX', 'VERB') and token.lower_ in COPULAS)
 
     def is_naming(self, k: int) -> bool:
         """

@@ -32,7 +32,7 @@ SIDES: dict[str, Position] = {
 #: Ordinal words and the rank each counts to; negative ranks count back from the last.
 ORDINALS = {
     'first': 1, 'second': 2, 'third': 3, 'fourth': 4, 'fifth': 5, 'sixth': 6, 'seventh': 7,
-    'eighth': 8, 'ninth': 9, 'tenth': 10, 'last': -1, 'penultimate': -2,
+    'eighth': 8, 'ninth': 9, 'tenth': 10, 'last': -1, 'final': -1, 'penultimate': -2,
 }
 
 #: A size adjective of the target ("the big cup"): among things that fit, one no other is
