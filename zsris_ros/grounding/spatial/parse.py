@@ -599,7 +599,8 @@ class Scanner:
 
     def is_side(self, k: int) -> bool:
         """
-        Tell a side word from the verb "left" with a pronoun subject ("the cup I left").
+        Tell a side word from the verb "left" with a personal or question pronoun subject
+        ("the cup I left", "who left the umbrella"); "the cube that is left of" is a side.
 
         Nor is "near" before an article: "near the corner" is a preposition's phrase.
         """
@@ -608,7 +609,7 @@ class Scanner:
                 self.lower[k + 1] in ARTICLES):
             return False
         return not (token.pos_ == 'VERB' and any(
-            c.dep_ in ('nsubj', 'nsubjpass') and c.tag_ == 'PRP' for c in token.children))
+            c.dep_ in ('nsubj', 'nsubjpass') and c.tag_ in ('PRP', 'WP') for c in token.children))
 
     def skip(self, j: int, end: int, words: frozenset) -> int:
         """Return the first index from j whose word is not in `words`."""
