@@ -599,10 +599,11 @@ class Scanner:
 
     def is_side(self, k: int) -> bool:
         """
-        Tell a side word from the verb "left" with a personal or question pronoun subject
-        ("the cup I left", "who left the umbrella"); "the cube that is left of" is a side.
+        Tell a side word from the verb "left" with a pronoun subject ("the cup I left").
 
-        Nor is "near" before an article: "near the corner" is a preposition's phrase.
+        A question word counts as one ("who left the umbrella"), a relative pronoun not ("the
+        cube that is left of the sphere"). Nor is "near" before an article a side: "near the
+        corner" is a preposition's phrase.
         """
         token = self.tokens[k]
         if self.lower[k] in NEAR_WORDS and k + 1 < len(self.tokens) and (
