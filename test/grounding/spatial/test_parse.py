@@ -166,6 +166,10 @@ ROBOT_BENCHMARKS = [
     ('the object that is both left of the cube and in front of the sphere', 'the object', [],
      None, [('left_of', ['the cube']), ('in_front_of', ['the sphere'])]),
     ('the final star on the right', 'the star', [], (-1, 'left'), []),
+    # What a relative clause says the object is comes before its noun, as names are said.
+    ('the leftmost object that is red', 'the red object', ['left'], None, []),
+    ('the object that is red and left of the cube', 'the red object', [], None,
+     [('left_of', ['the cube'])]),
     ('the cup between the plate and the bowl and left of the mug', 'the cup', [], None,
      [('between', ['the plate', 'the bowl']), ('left_of', ['the mug'])]),
     # A side as the anchor of "nearest" is the place.

@@ -693,7 +693,22 @@ class Scanner:
             words.pop()
         if not any(map(self.is_naming, words)):
             return ''
-        return ' '.join(self.words[k] for k in words)
+        return ' '.join(self.words[k] for k in self.predicates_first(words))
+
+    def predicates_first(self, words: list[int]) -> list[int]:
+        """
+        Put what a relative clause says the object is before its noun, as names are said.
+
+        "the leftmost object that is red" -> "the red object", not "the object red".
+        """
+        said = [k for k in words if self.tokens[k].dep_ == 'acomp'
+                and self.tokens[k].head.dep_ == 'relcl']
+        if not said:
+            return words
+        rest = [k for k in words if k not in said]
+        noun = self.tokens[said[0]].head.head.i
+        at = rest.index(noun) if noun in rest else len(rest)
+        return rest[:at] + said + rest[at:]
 
     def is_wrapper(self, k: int) -> bool:
         """
