@@ -100,6 +100,9 @@ SPOKEN = [
     # A stutter, as speech recognition writes it.
     ('pick up the the red cup', 'the red cup', 'the red cup'),
     ('the cup cup on the left', 'the cup on the left', 'the cup'),
+    # "Please" before a bare description, and a mistyped article.
+    ('please the blue bottle', 'the blue bottle', 'the blue bottle'),
+    ('grab teh cup on teh left', 'the cup on the left', 'the cup'),
 ]
 
 MISREAD_NOUNS = [

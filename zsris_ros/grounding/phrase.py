@@ -29,6 +29,11 @@ MAX_PARSE_CHARS = 1000
 FILLERS = re.compile(r',?\s*\b(?:u+h+|u+m+|uhm+|e+r+m*|h+m+|a+h+|e+h+)\b,?', re.IGNORECASE)
 #: A word said twice in a row, as speech recognition writes a stutter ("the the cup").
 REPEATED_WORD = re.compile(r'\b([a-z]+)(?: \1\b)+', re.IGNORECASE)
+#: "Please" before what is wanted with no verb ("please the blue bottle"): no part of it.
+POLITE_OPENING = re.compile(r'^please,?\s+(?=(?:the|a|an|my|this|that|these|those)\b)',
+                            re.IGNORECASE)
+#: The article's common typing slips ("grab teh cup"); the small model reads them as nouns.
+TYPED_ARTICLES = re.compile(r'\b(?:teh|hte)\b', re.IGNORECASE)
 #: Thanks and please said after what is wanted ("red cup please", "the mug, thanks!").
 POLITE_ENDING = re.compile(r'[,\s]*\b(?:please|pls|thanks|thank you|thank u|thx)\W*$',
                            re.IGNORECASE)
@@ -173,10 +178,12 @@ def drop_fillers(text: str) -> str:
     """
     Remove what speech adds before what is wanted is read.
 
-    Written-out hesitations, a word said twice ("the the cup") and a closing please or thanks.
+    Written-out hesitations, a word said twice ("the the cup"), "please" before a bare
+    description and after what is wanted, and a mistyped article ("teh").
     """
     spoken = ' '.join(FILLERS.sub(' ', text).split())
-    spoken = REPEATED_WORD.sub(r'\1', spoken)
+    spoken = REPEATED_WORD.sub(r'\1', TYPED_ARTICLES.sub('the', spoken))
+    spoken = POLITE_OPENING.sub('', spoken)
     return POLITE_ENDING.sub('', spoken) or spoken
 
 
