@@ -8,7 +8,8 @@ import random
 import pytest
 import spacy
 
-from zsris_ros.grounding.phrase import MAX_PARSE_CHARS, Phrase, PhraseModelError, PhraseParser
+from zsris_ros.grounding.phrase import Phrase, PhraseModelError, PhraseParser
+from zsris_ros.grounding.tidy import MAX_PARSE_CHARS
 
 REFCOCO_SAMPLE = Path(__file__).parent.parent / 'data' / 'refcoco_sample_expressions_testA.json'
 

@@ -46,7 +46,8 @@ from spacy.tokens import Doc, Token
 from .reading import (GENERIC_NOUNS, GENERIC_TARGET, Ordinal, OrdinalAxis, ORDINALS, Position,
                       Reading, Relation, RelationKind, SIDES, Size, SIZE_ADJECTIVES)
 from ..commands import BACK_REFERENCES, NAMING_POS, noun_reading, PLURAL_TAGS
-from ..phrase import clean_for_parser, DEFAULT_MODEL, load_pipeline, parse_text
+from ..phrase import DEFAULT_MODEL, load_pipeline
+from ..tidy import clean_for_parser, parse_text
 
 #: How deep anchors nest; the deepest is left unread, which bounds work on chained input.
 MAX_DEPTH = 8
