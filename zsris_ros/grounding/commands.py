@@ -97,7 +97,7 @@ NOUN_CUE = 'the'
 CUT_NAME_POS = frozenset({'NOUN', 'PROPN', 'VERB', 'ADV'})
 CUT_NAME_WORDS = 2
 NAME_PREDICATE = ('is', 'here')
-NOUN_TAGS = frozenset({'NN', 'NNS', 'NNP', 'NNPS'})
+NOUN_TAGS = SINGULAR_NOUN_TAGS | PLURAL_TAGS
 # Comparatives and superlatives: after a noun they describe it ("bottle closest to camera"),
 # after an imperative they would be odd.
 DESCRIBING_TAGS = frozenset({'JJR', 'JJS', 'RBR', 'RBS'})
@@ -216,8 +216,7 @@ def opens_with_misread_noun(doc: Doc, nlp: Language) -> bool:
     (an adjective: "bottle closest to camera"; an adverb that is no manner: "fire
     extinguisher on the right", not "come here and ..."; a preposition after a word that
     is seldom an imperative without its object: "spoon in the mug", not "wait by the door"),
-    or nouns and a modal lead up to the
-    verb, its subject ("door handle on the right", "trash can on the right").
+    or nouns lead up to the verb, its subject ("door handle on the right").
     """
     sentences = roots(doc)
     root = sentences[0]
@@ -230,7 +229,7 @@ def opens_with_misread_noun(doc: Doc, nlp: Language) -> bool:
             second.tag_ == 'RB' and name_tags(doc[:2], nlp)[-1] in NOUN_TAGS) or (
             opens_place(second) and root.lower_ not in PREPOSITION_VERBS | SEARCH_VERBS))
     return root.pos_ in ('VERB', 'AUX') and root.i <= CUT_NAME_WORDS and all(
-        t.pos_ in ('NOUN', 'PROPN') or t.tag_ == 'MD' for t in doc[:root.i])
+        t.pos_ in ('NOUN', 'PROPN') for t in doc[:root.i])
 
 
 def opens_place(token: Token) -> bool:
@@ -491,7 +490,7 @@ def target_spans(target: Token) -> Tuple[Tuple[Span, ...], Span]:
     else:
         spans = (without_question_words(referring_span(target)), *fronted_locations(target))
     chunk = chunk_of(target)
-    noun = over_misread_noun(chunk) if chunk is not None else spans[0]
+    noun = chunk if chunk is not None else spans[0]
     return spans, without_question_words(counted_noun(noun))
 
 
@@ -536,7 +535,7 @@ def referring_span(target: Token) -> Span:
     A particle or an adjective the question ends on ("is the lamp by the bed [on]", "is the
     second bottle from the left [empty]") asks about the object and is left out.
     """
-    span = over_misread_noun(subtree_span(target))
+    span = subtree_span(target)
     start, end = span.start, span.end
     verb = target.head if target.dep_ != 'pobj' else target.head.head
     for child in verb.rights:
@@ -594,20 +593,6 @@ def fronted_target(root: Token) -> Optional[Token]:
     after = [c for c in root.rights
              if c.dep_ in OBJECT_DEPS | SUBJECT_DEPS and names_object(c)]
     return after[0] if after else None
-
-
-def over_misread_noun(span: Span) -> Span:
-    """
-    Extend a noun phrase over a noun the parser read as a modal verb ("the soda [can]").
-
-    A modal right after a noun with no verb of its own to help (at the end, or before a
-    preposition, conjunction or punctuation) is the phrase's last noun.
-    """
-    doc, end = span.doc, span.end
-    if end < len(doc) and doc[end].tag_ == 'MD' and doc[end - 1].pos_ in ('NOUN', 'PROPN'):
-        if end + 1 == len(doc) or doc[end + 1].pos_ in ('ADP', 'CCONJ', 'PUNCT'):
-            return doc[span.start:end + 1]
-    return span
 
 
 def completed_name(span: Span, nlp: Language) -> Span:

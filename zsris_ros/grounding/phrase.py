@@ -16,7 +16,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
 from .commands import (chunk_of, command_spans, completed_name, counted_noun, noun_reading,
-                       opens_with_name, over_misread_noun, roots)
+                       opens_with_name, roots)
 from .tidy import clean_for_parser, drop_fillers, parse_text
 
 # The official model name and the registry re-upload tried when only that is installed.
@@ -57,8 +57,7 @@ class PhraseParser:
         cleaned = drop_fillers(clean_for_parser(expression))
         if not cleaned:
             return Phrase(expression, expression, expression)
-        doc = parse_text(self._nlp, cleaned)
-        words = [cleaned[t.idx:t.idx + len(t.text)] for t in doc]
+        doc, words = parse_text(self._nlp, cleaned)
         doc = noun_reading(doc, self._nlp)
         referring, noun = self._spans(doc)
         return Phrase(expression, ' '.join(surface(span, words) for span in referring),
@@ -85,7 +84,7 @@ def paper_noun_phrase(doc: Doc) -> Span:
 
     With several sentences the last ROOT is used, as the official code keeps the last one.
     Where the rule gives everything, our deviation takes the first noun's chunk instead
-    ("cup furthest right": cup), and a noun the model read as a modal ("a soda can") is kept.
+    ("cup furthest right": cup); "can" the noun reaches here parsed as one (see `tidy`).
     A ROOT "one" read as a number is the pronoun it is ("the one with the handle").
     """
     root = roots(doc)[-1]
@@ -95,7 +94,7 @@ def paper_noun_phrase(doc: Doc) -> Span:
         chunk = chunk_of(children[0])
     if chunk is None:
         chunk = first_noun(doc)
-    return counted_noun(over_misread_noun(chunk)) if chunk is not None else doc[:]
+    return counted_noun(chunk) if chunk is not None else doc[:]
 
 
 def pronoun_one(token: Token) -> Optional[Span]:

@@ -68,14 +68,19 @@ def drop_fillers(text: str) -> str:
     return POLITE_ENDING.sub('', spoken) or spoken
 
 
-def parse_text(nlp: Language, text: str) -> Doc:
+def parse_text(nlp: Language, text: str) -> tuple[Doc, list[str]]:
     """
-    Parse cleaned text as the readers need it: shouting folded, modal-looking nouns as nouns.
+    Parse cleaned text as the readers need it, and return its tokens' words as written.
 
-    The doc's text may differ from `text` (a swapped noun), never its character offsets, so
-    callers take the words as written from `text` at each token's offset.
+    Shouting is folded and modal-looking nouns are parsed as nouns: the doc's text may differ
+    from `text` (a swapped noun, lower case), never its character offsets, so each token's
+    word as written is `text` at its offset.
     """
-    folded = fold_shouting(text)
+    doc = _parsed(nlp, fold_shouting(text))
+    return doc, [text[t.idx:t.idx + len(t.text)] for t in doc]
+
+
+def _parsed(nlp: Language, folded: str) -> Doc:
     doc = nlp(folded)
     swapped = with_modal_nouns(doc)
     if swapped == folded:

@@ -164,8 +164,6 @@ PLACING_WORDS = frozenset({'located', 'situated', 'positioned', 'placed', 'sitti
                            'standing', 'lying', 'resting', 'kept', 'found', 'seen', 'hanging',
                            'leaning', 'stacked', 'stored', 'parked', 'perched', 'mounted',
                            'attached'})
-# Tags of a word that a noun, never a modal verb, follows ("the can", "the closest can").
-NOUN_OPENERS = frozenset({'DT', 'PRP$', 'JJ', 'JJR', 'JJS', 'NN', 'NNP'})
 # "s" is what is left of "thats" and "whats" once the parser splits them.
 COPULAS = frozenset({'is', 'are', 'was', 'were', "'s", 's', "'re", 'be', 'been', 'being'})
 EDGE_POS = frozenset({'DET', 'ADP', 'CCONJ', 'SCONJ', 'PUNCT', 'PART', 'SYM'})
@@ -210,8 +208,7 @@ class SpatialParser:
         cleaned = clean_for_parser(' '.join(phrase.split()))
         if not cleaned:
             return []
-        doc = parse_text(self.nlp, cleaned)
-        words = [cleaned[t.idx:t.idx + len(t.text)] for t in doc]
+        doc, words = parse_text(self.nlp, cleaned)
         stop = next((t.i for t in doc if t.pos_ in ('ADP', 'SCONJ', 'PRON', 'VERB', 'AUX')
                      or t.dep_ == 'relcl'), len(doc))
         content = [t.i for t in doc[:stop] if t.pos_ in NAMING_POS]
@@ -232,8 +229,7 @@ class SpatialParser:
         cleaned = clean_for_parser(expression)
         if not cleaned:
             return Reading(expression, expression)
-        doc = parse_text(self.nlp, cleaned)
-        words = [cleaned[t.idx:t.idx + len(t.text)] for t in doc]
+        doc, words = parse_text(self.nlp, cleaned)
         reparsed = noun_reading(doc, self.nlp)
         if reparsed is not doc:
             doc, words = reparsed, [reparsed[0].text, *words]
@@ -347,7 +343,7 @@ class Scanner:
             anchors = self.anchors(cue, stop, depth)
         else:
             shared = rest[0].anchors
-            anchors = shared[:2] * (3 - len(shared)) if cue.relation == 'between' else shared[:1]
+            anchors = (shared * 2)[:2] if cue.relation == 'between' else shared[:1]
         return [Relation(cue.relation, anchors), *rest]
 
     def joined_relation(self, start: int, end: int) -> Optional[tuple[int, Cue]]:
@@ -722,15 +718,8 @@ class Scanner:
             token.pos_ in ('AUX', 'VERB') and token.lower_ in COPULAS)
 
     def is_naming(self, k: int) -> bool:
-        """
-        Tell whether token k can name an object.
-
-        The small model tags "can" after an article or adjective ("the closest can") as a
-        modal verb; there it is the noun.
-        """
-        token = self.tokens[k]
-        return token.pos_ in NAMING_POS or (
-            token.tag_ == 'MD' and k > 0 and self.tokens[k - 1].tag_ in NOUN_OPENERS)
+        """Tell whether token k can name an object ("can" the noun is parsed as one)."""
+        return self.tokens[k].pos_ in NAMING_POS
 
 
 def combine(cues: list[Cue]) -> tuple[list[Position], Optional[Ordinal]]:
