@@ -244,7 +244,8 @@ def read_doc(doc: Doc, words: Optional[list[str]] = None) -> Reading:
     """
     Read a parsed expression; `words` are its tokens as written (the doc may be lower-cased).
 
-    For callers that parsed the text already; SpatialParser.read cleans and parses first.
+    For callers that parsed the text already; SpatialParser.read cleans and parses first,
+    through `tidy.parse_text`, which is where "can" the noun is read as a noun.
     """
     words = words if words is not None else [t.text for t in doc]
     return Scanner(list(doc), words).read(0, len(doc), 0)
