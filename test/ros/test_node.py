@@ -17,7 +17,6 @@ import time
 import numpy as np
 import pytest
 from rclpy.action import ActionClient
-from rclpy.task import Future
 from sensor_msgs.msg import Image
 from visualization_msgs.msg import Marker
 
@@ -521,15 +520,6 @@ def test_diagnostics_report_health_and_stage_latencies(node):
 
 # The ground service and action: the same queue, worker and answers as topic commands.
 
-CALL_TIMEOUT_S = 60.0
-
-
-def done(node, future: Future, timeout: float = CALL_TIMEOUT_S):
-    """Wait for a future the harness's spinner completes; return its result."""
-    node.wait_for(future.done, timeout, 'the call to complete')
-    return future.result()
-
-
 def call(node, command: str, image=None) -> GroundService.Response:
     client = node.node.create_client(GroundService, f'/{node.namespace}/ground')
     try:
@@ -538,7 +528,7 @@ def call(node, command: str, image=None) -> GroundService.Response:
         request = GroundService.Request(command=command, use_image=image is not None)
         if image is not None:
             request.image = image
-        return done(node, client.call_async(request))
+        return node.answer(lambda: client.call_async(request), 'the call')
     finally:
         node.node.destroy_client(client)
 
@@ -549,17 +539,17 @@ class Goal:
     def __init__(self, client: ActionClient, node, command: str) -> None:
         self.stages: list[str] = []
         self.node = node
-        sent = client.send_goal_async(GroundAction.Goal(command=command),
-                                      feedback_callback=self._feedback)
-        self.handle = done(node, sent)
+        self.handle = node.answer(
+            lambda: client.send_goal_async(GroundAction.Goal(command=command),
+                                           feedback_callback=self._feedback),
+            'the goal to be accepted')
         assert self.handle.accepted
-        self.result_future = self.handle.get_result_async()
 
     def _feedback(self, msg) -> None:
         self.stages.append(msg.feedback.stage)
 
     def result(self):
-        return done(self.node, self.result_future)
+        return self.node.answer(self.handle.get_result_async, 'the goal result')
 
 
 @pytest.fixture
@@ -652,8 +642,8 @@ def test_cancel_while_queued_and_while_running(nodes, action_client):
     queued = Goal(client, node, node.unique('the plate'))
     dropped = call(node, node.unique('the bowl'))
     assert dropped.result.status == 'dropped'
-    done(node, queued.handle.cancel_goal_async())
-    done(node, running.handle.cancel_goal_async())
+    node.answer(queued.handle.cancel_goal_async, 'the cancel while queued')
+    node.answer(running.handle.cancel_goal_async, 'the cancel while running')
     node.publish_frame(image_msg(sample_rgb(), 'rgb8', next_stamp()), confirm=False)
     for goal, when in ((running, 'during inference'), (queued, 'while queued')):
         answer = goal.result()

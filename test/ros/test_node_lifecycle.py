@@ -36,9 +36,8 @@ class Lifecycle:
         time.sleep(DISCOVERY_SETTLE_S)
 
     def _call(self, client, request):
-        future = client.call_async(request)
-        self.node.wait_for(future.done, CALL_TIMEOUT_S, f'{client.srv_name} to answer')
-        return future.result()
+        return self.node.answer(lambda: client.call_async(request),
+                                f'{client.srv_name} to answer', CALL_TIMEOUT_S)
 
     def state(self) -> str:
         return self._call(self.get, GetState.Request()).current_state.label
