@@ -83,6 +83,12 @@ MULTI_STEP = [
     ('the baby is asleep, so quietly bring me the blanket', 'the blanket', 'the blanket'),
     ('I dropped my keys, can you find them', 'my keys', 'my keys'),
     ('open the drawer, then you take out the spoon', 'the spoon', 'the spoon'),
+    # What the speaker wants or needs is why, not what, beside a request.
+    ('bring me a cup, I want coffee', 'a cup', 'a cup'),
+    ('hand me the knife, we need to cut the bread', 'the knife', 'the knife'),
+    ('I want the red apple', 'the red apple', 'the red apple'),
+    # An object owned by the recipient, when nothing else is named.
+    ('give the dog its bowl', 'its bowl', 'its bowl'),
     # What is wanted, described without a kind.
     ("I'm hungry, bring me something to eat", 'something to eat', 'something'),
     ('grab anything blue', 'anything blue', 'anything'),
@@ -104,6 +110,10 @@ SPOKEN = [
     # "Please" before a bare description, and a mistyped article.
     ('please the blue bottle', 'the blue bottle', 'the blue bottle'),
     ('grab teh cup on teh left', 'the cup on the left', 'the cup'),
+    # A frame that only announces the command.
+    ("it's time to grab the mug on the left", 'the mug on the left', 'the mug'),
+    ('Your task is to put the red block in the bowl', 'the red block', 'the red block'),
+    ('the next step: pick up the sponge', 'the sponge', 'the sponge'),
 ]
 
 MISREAD_NOUNS = [

@@ -18,6 +18,8 @@ from .spatial.reading import ORDINALS, SIDES
 
 # Personal subjects that mark a request ("I want ...", "we need ...", "you should ...").
 REQUEST_SUBJECTS = frozenset({'i', 'we', 'you'})
+# Subjects of what the speaker wants or needs ("bring me a cup, [I want coffee]").
+SPEAKER_SUBJECTS = frozenset({'i', 'we'})
 # Object pronouns that name the recipient, not the object ("pass me that mug").
 RECIPIENTS = frozenset({'me', 'us'})
 # Possessives that point back at an object named earlier in the command.
@@ -320,16 +322,36 @@ def find_target(root: Token) -> Optional[Token]:
     refers back ("find the remote and hand it to me") and a purpose clause ("take the sponge
     to wipe the table") name no new target.
     """
-    # Steps in the order said; what was told ("I spilled my drink, can you bring me a sponge")
-    # before them all.
     verbs = sorted((verb for verb in clause_verbs(root) if not is_purpose(verb)),
-                   key=lambda verb: (not is_narration(verb), verb.i))
+                   key=lambda verb: (clause_rank(verb), verb.i))
     for finder in (sought_object, direct_object, asked_subject, participle_subject,
                    prepositional_object):
         targets = [t for t in map(finder, verbs) if t is not None]
         if targets:
             return targets[0] if finder is participle_subject else targets[-1]
-    return next(filter(None, map(direct_object, step_clause_verbs(root))), None)
+    return (next(filter(None, map(direct_object, step_clause_verbs(root))), None)
+            or next(filter(None, map(possessed_object, verbs)), None))
+
+
+def clause_rank(verb: Token) -> int:
+    """
+    Order clauses so that the one asking for the object comes last.
+
+    What was told ("I spilled my drink, can you bring me a sponge") comes first, then what
+    the speaker wants ("bring me a cup, I want coffee"), then the steps, in the order said.
+    """
+    if is_narration(verb):
+        return 0
+    return 1 if is_wish(verb) else 2
+
+
+def is_wish(verb: Token) -> bool:
+    """Tell a clause of the speaker's want or need ("I want coffee", "we need to clean it")."""
+    while True:
+        subjects = [c for c in verb.children if c.dep_ in SUBJECT_DEPS]
+        if subjects or verb.dep_ != 'xcomp':
+            return any(s.lower_ in SPEAKER_SUBJECTS for s in subjects)
+        verb = verb.head
 
 
 def is_narration(verb: Token) -> bool:
@@ -468,6 +490,11 @@ def prepositional_object(verb: Token) -> Optional[Token]:
 def refers_back(token: Token) -> bool:
     """Tell "its colour" or "their lids": a property of something named before, not a target."""
     return any(c.dep_ == 'poss' and c.lower_ in BACK_REFERENCES for c in token.children)
+
+
+def possessed_object(verb: Token) -> Optional[Token]:
+    """Return "its bowl" in "give the dog its bowl": only asked when nothing else is named."""
+    return next((c for c in verb.children if c.dep_ in OBJECT_DEPS and refers_back(c)), None)
 
 
 def has_pronoun_object(verb: Token) -> bool:

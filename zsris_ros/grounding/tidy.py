@@ -22,6 +22,12 @@ REPEATED_WORD = re.compile(r'\b([a-z]+)(?: \1\b)+', re.IGNORECASE)
 #: "Please" before what is wanted with no verb ("please the blue bottle"): no part of it.
 POLITE_OPENING = re.compile(r'^please,?\s+(?=(?:the|a|an|my|this|that|these|those)\b)',
                             re.IGNORECASE)
+#: A frame around the command that names no object ("it's time to ...", "your task is to ...").
+AGENDA_OPENING = re.compile(
+    r"^(?:(?:now|so|ok|okay|alright|right),?\s+)?(?:(?:it's|it is|its)\s+)?time to\s+"
+    r'|^(?:your|the|our|my)\s+(?:next\s+|first\s+|new\s+)?'
+    r'(?:task|goal|job|mission|step|instruction|assignment)\s*(?:is to|:)\s+',
+    re.IGNORECASE)
 #: The article's common typing slips ("grab teh cup"); the small model reads them as nouns.
 TYPED_ARTICLES = re.compile(r'\b(?:teh|hte)\b', re.IGNORECASE)
 #: Thanks and please said after what is wanted ("red cup please", "the mug, thanks!").
@@ -60,11 +66,12 @@ def drop_fillers(text: str) -> str:
     Remove what speech and typing add before what is wanted is read.
 
     Written-out hesitations, a word said twice ("the the cup"), "please" before a bare
-    description and after what is wanted, and a mistyped article ("teh").
+    description and after what is wanted, a frame that only announces the command ("time
+    to"), and a mistyped article ("teh").
     """
     spoken = ' '.join(FILLERS.sub(' ', text).split())
     spoken = REPEATED_WORD.sub(r'\1', TYPED_ARTICLES.sub('the', spoken))
-    spoken = POLITE_OPENING.sub('', spoken)
+    spoken = AGENDA_OPENING.sub('', POLITE_OPENING.sub('', spoken)) or spoken
     return POLITE_ENDING.sub('', spoken) or spoken
 
 
