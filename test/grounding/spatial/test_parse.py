@@ -8,7 +8,8 @@ import pytest
 
 from zsris_ros.grounding.phrase import PhraseParser
 from zsris_ros.grounding.spatial.parse import MAX_DEPTH, read_doc, SpatialParser
-from zsris_ros.grounding.spatial.reading import OrdinalAxis, Position, Reading, RelationKind
+from zsris_ros.grounding.spatial.reading import (Ordinal, OrdinalAxis, Position, Reading,
+                                                 RelationKind)
 
 # Each row: expression, target, positions, ordinal (rank, axis) or None, relations. A relation
 # is (kind, anchors); an anchor is its target, or a nested row without the expression when it
@@ -61,6 +62,9 @@ ROBOT_BENCHMARKS = [
     ('the last cup on the right', 'the cup', [], (-1, 'left'), []),
     ('the second to last cup', 'the cup', [], (-2, 'left'), []),
     ('the third block from the top', 'the block', [], (3, 'top'), []),
+    # Shelves and drawers are counted from the top unless a side is named.
+    ('the last drawer', 'the drawer', [], (-1, 'top'), []),
+    ('the second shelf from the left', 'the shelf', [], (2, 'left'), []),
     ('the next to last bottle', 'the bottle', [], (-2, 'left'), []),
     ('the third cup counting from the left', 'the cup', [], (3, 'left'), []),
     ('the second cup on the left', 'the cup', [], (2, 'left'), []),
@@ -380,6 +384,11 @@ def test_commands_and_questions_through_phrase_parser(phrases, parser, text, ref
     extracted = phrases.parse(text).referring_expression
     assert extracted == referring
     assert describe(parser.read(extracted)) == plain((target, positions, ordinal, relations))
+
+
+def test_an_anchor_has_its_own_ordinal(parser):
+    anchor = parser.read('the cup on the second shelf').relations[0].anchors[0]
+    assert (anchor.target, anchor.ordinal) == ('the shelf', Ordinal(2, 'top'))
 
 
 def test_anchor_phrases_lists_chained_anchors(parser):

@@ -25,7 +25,8 @@ Reading rules, chosen once and applied everywhere:
   position). "last" counts from the side opposite its side word, so "the last cup on the
   right" is rank -1 from the left: the rightmost. A size superlative takes the rank before
   a side does ("the second largest cup on the left": second by size among those on the
-  left). Without a side or a size an ordinal counts from the left.
+  left). Without a side or a size an ordinal counts from the left, or from the top for
+  shelves and drawers ("the second shelf", "the last drawer").
 - "between A and B" splits its anchor at the first "and"; "between the plates" names both
   anchors with the same phrase: two objects that fit it.
 - "in" before clothing or a bare colour ("guy in white shirt", "woman in red") describes the
@@ -38,7 +39,7 @@ Reading rules, chosen once and applied everywhere:
 
 from dataclasses import dataclass, replace
 import re
-from typing import Optional
+from typing import Iterable, Optional
 
 from spacy.language import Language
 from spacy.tokens import Doc, Token
@@ -63,6 +64,9 @@ OPPOSITE: dict[str, OrdinalAxis] = {
     'farthest': 'nearest', 'biggest': 'smallest', 'smallest': 'biggest',
 }
 SIZES = ('biggest', 'smallest')
+#: Shelves and drawers are counted from the top by an ordinal that names no side ("the
+#: second shelf", "the last drawer"); floors, steps and rungs are not (from the bottom).
+STACKED_NOUNS = frozenset({'shelf', 'shelves', 'drawer', 'drawers'})
 #: Verbs after which a side word is a direction the object faces, not its place.
 ORIENTING_VERBS = frozenset({'facing', 'faces', 'face', 'faced', 'looking', 'looks', 'pointing',
                              'points', 'pointed', 'turned', 'turning', 'heading', 'headed',
@@ -293,7 +297,7 @@ class Scanner:
                 relations.extend(self.relate(cue, end, depth))
                 break
             i = cue.end
-        positions, ordinal = combine(cues)
+        positions, ordinal = combine(cues, counting_start(self.lower, kept))
         reading = Reading(text, text, positions, ordinal, relations, self.size(kept),
                           negations)
         if reading.is_spatial or depth > 0:
@@ -306,7 +310,8 @@ class Scanner:
                     text: str) -> Reading:
         """Read "the smaller of [the two boxes]": the set's own reading, plus the cues before."""
         chosen = self.read(start, end, depth)
-        positions, ordinal = combine([*cues, Cue(end, tuple(chosen.positions))])
+        positions, ordinal = combine([*cues, Cue(end, tuple(chosen.positions))],
+                                     counting_start(self.lower, range(start, end)))
         target = chosen.target if chosen.is_spatial else ' '.join(self.words[start:end])
         return Reading(text, target, positions, ordinal or chosen.ordinal, chosen.relations,
                        chosen.size)
@@ -723,28 +728,34 @@ class Scanner:
         return self.tokens[k].pos_ in NAMING_POS
 
 
-def combine(cues: list[Cue]) -> tuple[list[Position], Optional[Ordinal]]:
+def counting_start(words: list[str], kept: Iterable[int]) -> OrdinalAxis:
+    """Say where an ordinal that names no side counts from: the top of shelves and drawers."""
+    return 'top' if any(words[k] in STACKED_NOUNS for k in kept) else 'left'
+
+
+def combine(cues: list[Cue], start: OrdinalAxis = 'left'
+            ) -> tuple[list[Position], Optional[Ordinal]]:
     """Merge a span's cues into its positions (no repeats) and ordinal (see module doc)."""
     positions = [p for c in cues for p in c.positions]
     ranks = [c.rank for c in cues if c.rank is not None]
     axes = [c.axis for c in cues if c.axis is not None]
     ordinal = None
     if ranks:
-        ordinal = rank_along(ranks[0], axes, positions)
+        ordinal = rank_along(ranks[0], axes, positions, start)
     else:
         positions += axes
     return list(dict.fromkeys(positions)), ordinal
 
 
-def rank_along(rank: int, axes: list[OrdinalAxis],
-               positions: list[Position]) -> Optional[Ordinal]:
+def rank_along(rank: int, axes: list[OrdinalAxis], positions: list[Position],
+               start: OrdinalAxis = 'left') -> Optional[Ordinal]:
     """Count `rank` from the named axis, else from a size or side word it takes over."""
     if axes:
         return Ordinal(rank, axes[0])
     sizes = [p for p in positions if p in SIZES]
     side = next((p for p in sizes or positions if p in OPPOSITE), None)
     if side is None:
-        return Ordinal(rank)
+        return Ordinal(rank, start)
     positions.remove(side)
     return Ordinal(rank, side if rank > 0 else OPPOSITE[side])
 
