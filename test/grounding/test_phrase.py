@@ -89,6 +89,10 @@ MULTI_STEP = [
     ('I want the red apple', 'the red apple', 'the red apple'),
     # An object owned by the recipient, when nothing else is named.
     ('give the dog its bowl', 'its bowl', 'its bowl'),
+    # Two objects in a row: the model takes the recipient for the first.
+    ('pass John the salt', 'the salt', 'the salt'),
+    ('hand the baby her toy', 'her toy', 'her toy'),
+    ('get the kids their shoes', 'their shoes', 'their shoes'),
     # What is wanted, described without a kind.
     ("I'm hungry, bring me something to eat", 'something to eat', 'something'),
     ('grab anything blue', 'anything blue', 'anything'),

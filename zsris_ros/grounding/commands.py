@@ -406,6 +406,9 @@ def direct_object(verb: Token) -> Optional[Token]:
     object outright.
     """
     deps = OBJECT_DEPS | SUBJECT_DEPS if is_copula(verb) else OBJECT_DEPS
+    given = given_object(verb)
+    if given is not None:
+        return given
     named_before = first_prepositional_object(verb)
     candidates = [c for c in verb.rights if c.dep_ in deps or (
         c.dep_ in MISPARSED_OBJECT_DEPS and c.pos_ in ('NOUN', 'PROPN')
@@ -415,6 +418,22 @@ def direct_object(verb: Token) -> Optional[Token]:
     # "which bottle is the tallest": a bare superlative says what is asked, the subject names it.
     candidates.sort(key=lambda c: (c.tag_ in DESCRIBING_TAGS, is_wh(c), c.i))
     return candidates[0] if candidates else None
+
+
+def given_object(verb: Token) -> Optional[Token]:
+    """
+    Return the second of two objects in a row ("pass John [the salt]", "hand the baby [her toy]").
+
+    The model reads the recipient as the first object; the second is what is handed over, and
+    its possessive points at the recipient, not back at an earlier step.
+    """
+    objects = [c for c in verb.rights if c.dep_ in ('dobj', 'npadvmod')]
+    if len(objects) != 2 or objects[0].dep_ != 'dobj':
+        return None
+    recipient, given = objects
+    starts_phrase = any(c.dep_ in ('det', 'poss') for c in given.children)
+    adjacent = given.left_edge.i == recipient.right_edge.i + 1
+    return given if starts_phrase and adjacent and names_object(given) else None
 
 
 def first_prepositional_object(verb: Token) -> Optional[Token]:
