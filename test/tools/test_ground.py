@@ -100,10 +100,12 @@ def test_depth_and_intrinsics_give_the_3d_target_point(toy_files, capsys):
 
 @pytest.mark.parametrize('content, problem', [
     (b'not an image', 'single-channel 16-bit PNG'),
+    (None, 'no such file'),
 ])
 def test_an_unreadable_depth_is_one_line(tmp_path, capsys, sample_image, content, problem):
     depth = tmp_path / 'depth.png'
-    depth.write_bytes(content)
+    if content is not None:
+        depth.write_bytes(content)
     code = cli.main(['ground', '--image', str(sample_image), '--text', 'the cup', '--depth',
                      str(depth), *TINY])
     captured = capsys.readouterr()

@@ -39,6 +39,8 @@ def read_depth(path: str) -> np.ndarray:
 
     Zero and non-finite values mean "no depth", as in the node's 16UC1 and 32FC1 frames.
     """
+    if not os.path.isfile(path):
+        raise InputError(f'--depth {path}: no such file')
     if path.lower().endswith('.npy'):
         try:
             depth = np.load(path, allow_pickle=False)
@@ -69,7 +71,8 @@ def ground_image(config: GroundingConfig, image_path: str, text: str,
     except ImageConversionError as error:
         return GroundingResult.failure(text, 'error', str(error))
     if image is None:
-        return GroundingResult.failure(text, 'error', f'cannot read image {image_path}')
+        problem = 'cannot read image' if os.path.isfile(image_path) else 'no such image file'
+        return GroundingResult.failure(text, 'error', f'{problem} {image_path}')
     if depth_m is not None and depth_m.shape != image.shape[:2]:
         return GroundingResult.failure(
             text, 'error', f'depth {depth_m.shape[1]}x{depth_m.shape[0]} does not match image '
