@@ -20,6 +20,7 @@ the header, which Pillow reads without decoding. A 46 KB png can say 40000 x 400
 """
 
 from io import BytesIO
+import os
 from typing import Any, Callable, NamedTuple, Protocol
 
 import cv2
@@ -275,8 +276,11 @@ def read_rgb(path: str, max_pixels: int = MAX_FRAME_PIXELS) -> np.ndarray | None
     RGB uint8 array of an image file, or None when it cannot be decoded.
 
     Raises ImageConversionError for a file whose header says more than max_pixels; formats
-    Pillow cannot read the header of are left to OpenCV, which has its own 2^30 pixel limit.
+    Pillow cannot read the header of are left to OpenCV, which has its own 2^30 pixel limit
+    (and would log a warning of its own for a missing file).
     """
+    if not os.path.isfile(path):
+        return None
     try:
         with Image.open(path) as header:
             width, height = header.size
