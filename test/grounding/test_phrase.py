@@ -93,6 +93,8 @@ MULTI_STEP = [
     ('pass John the salt', 'the salt', 'the salt'),
     ('hand the baby her toy', 'her toy', 'her toy'),
     ('get the kids their shoes', 'their shoes', 'their shoes'),
+    ('get Mary the box', 'the box', 'the box'),
+    ('grab the mug, the blue one', 'the mug', 'the mug'),
     # What is wanted, described without a kind.
     ("I'm hungry, bring me something to eat", 'something to eat', 'something'),
     ('grab anything blue', 'anything blue', 'anything'),

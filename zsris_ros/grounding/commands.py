@@ -428,11 +428,15 @@ def given_object(verb: Token) -> Optional[Token]:
     its possessive points at the recipient, not back at an earlier step.
     """
     objects = [c for c in verb.rights if c.dep_ in ('dobj', 'npadvmod')]
+    if len(objects) == 1 and objects[0].dep_ == 'dobj':  # or as its apposition: "get Mary the box"
+        objects += [c for c in objects[0].rights if c.dep_ == 'appos']
     if len(objects) != 2 or objects[0].dep_ != 'dobj':
         return None
     recipient, given = objects
     starts_phrase = any(c.dep_ in ('det', 'poss') for c in given.children)
-    adjacent = given.left_edge.i == recipient.right_edge.i + 1
+    before = given.doc[given.left_edge.i - 1]
+    adjacent = (recipient.left_edge.i <= before.i <= recipient.right_edge.i
+                and not before.is_punct and before.dep_ != 'cc')
     return given if starts_phrase and adjacent and names_object(given) else None
 
 
