@@ -95,6 +95,8 @@ MULTI_STEP = [
     ('get the kids their shoes', 'their shoes', 'their shoes'),
     ('get Mary the box', 'the box', 'the box'),
     ('grab the mug, the blue one', 'the mug', 'the mug'),
+    ('I want the blue one, not the red one', 'the blue one , not the red one',
+     'the blue one'),
     # What is wanted, described without a kind.
     ("I'm hungry, bring me something to eat", 'something to eat', 'something'),
     ('grab anything blue', 'anything blue', 'anything'),

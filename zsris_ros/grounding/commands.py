@@ -434,10 +434,10 @@ def given_object(verb: Token) -> Optional[Token]:
         return None
     recipient, given = objects
     starts_phrase = any(c.dep_ in ('det', 'poss') for c in given.children)
-    before = given.doc[given.left_edge.i - 1]
-    adjacent = (recipient.left_edge.i <= before.i <= recipient.right_edge.i
-                and not before.is_punct and before.dep_ != 'cc')
-    return given if starts_phrase and adjacent and names_object(given) else None
+    # "the blue one, not the red one" and "the cup and the plate" are one object, then another.
+    joined = any(t.is_punct or t.dep_ in ('cc', 'neg')
+                 for t in given.doc[recipient.i + 1:given.left_edge.i])
+    return given if starts_phrase and not joined and names_object(given) else None
 
 
 def first_prepositional_object(verb: Token) -> Optional[Token]:
