@@ -94,6 +94,9 @@ MULTI_STEP = [
     ('hand the baby her toy', 'her toy', 'her toy'),
     ('get the kids their shoes', 'their shoes', 'their shoes'),
     ('get Mary the box', 'the box', 'the box'),
+    # An object the model hangs on the verb as a clause keeps its location out of the noun.
+    ('can you get me that green thing near the sink', 'that green thing near the sink',
+     'that green thing'),
     ('grab the mug, the blue one', 'the mug', 'the mug'),
     ('I want the blue one, not the red one', 'the blue one , not the red one',
      'the blue one'),

@@ -539,9 +539,11 @@ def target_spans(target: Token) -> Tuple[Tuple[Span, ...], Span]:
         spans = (subtree_span(target.head),)
     else:
         spans = (without_question_words(referring_span(target)), *fronted_locations(target))
-    chunk = chunk_of(target)
-    noun = chunk if chunk is not None else spans[0]
-    return spans, without_question_words(counted_noun(noun))
+    noun = chunk_of(target)
+    if noun is None and target.pos_ in ('NOUN', 'PROPN'):
+        # Outside spaCy's noun chunks (a misparsed "ccomp") a noun still ends its own phrase.
+        noun = target.doc[target.left_edge.i:target.i + 1]
+    return spans, without_question_words(counted_noun(noun if noun is not None else spans[0]))
 
 
 def counted_noun(noun: Span) -> Span:
