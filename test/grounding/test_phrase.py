@@ -94,6 +94,9 @@ MULTI_STEP = [
     ('hand the baby her toy', 'her toy', 'her toy'),
     ('get the kids their shoes', 'their shoes', 'their shoes'),
     ('get Mary the box', 'the box', 'the box'),
+    # "it" refers to what was named before it, not to an earlier step's place.
+    ('Go to the living room. There is a remote on the sofa. Bring it here.',
+     'a remote on the sofa', 'a remote'),
     # An object the model hangs on the verb as a clause keeps its location out of the noun.
     ('can you get me that green thing near the sink', 'that green thing near the sink',
      'that green thing'),

@@ -276,11 +276,15 @@ def request_target(doc: Doc) -> Optional[Token]:
     Return the object a command or question is about, or None.
 
     Sentences are tried from the last one back, so a trailing "thanks" or a leading
-    "hello robot." does not hide the request.
+    "hello robot." does not hide the request. A request whose object is a pronoun ends the
+    search: what it refers to was named before, not asked for ("go to the living room. there
+    is a remote on the sofa. bring it here": see `topic_before`).
     """
     for root in reversed(roots(doc)):
-        target = find_target(root) if is_request(root) else None
-        if target is not None:
+        if not is_request(root):
+            continue
+        target = find_target(root)
+        if target is not None or has_pronoun_object(root):
             return target
     return None
 
