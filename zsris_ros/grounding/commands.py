@@ -75,9 +75,11 @@ QUANTITY_NOUNS = frozenset({'pair', 'pairs', 'bunch', 'bunches', 'couple', 'hand
                             'bundle'})
 # Words that open a greeting, not an object's name ("ok robot, pick it up").
 GREETINGS = frozenset({'ok', 'okay', 'hey', 'hi', 'hello', 'yo'})
-# Determiners the small model may read as a clause's subject ("hand me [that] wrench").
-#: Pronouns that describe what is wanted by what follows them ("something to drink").
+# Pronouns that describe what is wanted by what follows them ("something to drink").
 INDEFINITE_NOUNS = frozenset({'something', 'anything', 'everything'})
+# "One" standing for a noun said or meant ("the red one"); the small model reads it as a number.
+ONE_WORDS = frozenset({'one', 'ones'})
+# Determiners the small model may read as a clause's subject ("hand me [that] wrench").
 DEMONSTRATIVES = frozenset({'that', 'this', 'these', 'those'})
 # Imperative verbs the small model mistags when they open a short command ("point at the cup"
 # as a noun, ASR-style "grab cup" as a name, "set the mug on the table" as past tense). Only
@@ -571,7 +573,7 @@ def counted_noun(noun: Span) -> Span:
 def picks_one(token: Token) -> bool:
     """Tell a word that picks one of several: a superlative, side or ordinal word, or "one"."""
     return (token.tag_ in ('JJS', 'RBS') or token.lower_ in SIDES or token.lower_ in ORDINALS
-            or token.lower_ in ('one', 'ones'))
+            or token.lower_ in ONE_WORDS)
 
 
 def needs_clause(target: Token) -> bool:

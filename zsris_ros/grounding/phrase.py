@@ -16,7 +16,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
 from .commands import (chunk_of, command_spans, completed_name, counted_noun, noun_reading,
-                       opens_with_name, roots)
+                       ONE_WORDS, opens_with_name, roots)
 from .tidy import clean_for_parser, drop_fillers, parse_text
 
 # The official model name and the registry re-upload tried when only that is installed.
@@ -99,7 +99,7 @@ def paper_noun_phrase(doc: Doc) -> Span:
 
 def pronoun_one(token: Token) -> Optional[Span]:
     """Return "the one" or "the red one" that the model read as a number, in no chunk."""
-    if token.lower_ not in ('one', 'ones') or token.pos_ != 'NUM':
+    if token.lower_ not in ONE_WORDS or token.pos_ != 'NUM':
         return None
     modifiers = [c.left_edge.i for c in token.lefts if c.dep_ not in ('cc', 'punct', 'advmod')]
     return token.doc[min(modifiers, default=token.i):token.i + 1]
