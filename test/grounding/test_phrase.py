@@ -97,12 +97,17 @@ MULTI_STEP = [
     # "it" refers to what was named before it, not to an earlier step's place.
     ('Go to the living room. There is a remote on the sofa. Bring it here.',
      'a remote on the sofa', 'a remote'),
+    # A semicolon ends a step as a full stop does.
+    ('go to the living room; there is a remote on the sofa; bring it here',
+     'a remote on the sofa', 'a remote'),
+    ('go to the kitchen; grab the red mug on the left', 'the red mug on the left', 'the red mug'),
     # An object the model hangs on the verb as a clause keeps its location out of the noun.
     ('can you get me that green thing near the sink', 'that green thing near the sink',
      'that green thing'),
     ('grab the mug, the blue one', 'the mug', 'the mug'),
     ('I want the blue one, not the red one', 'the blue one , not the red one',
      'the blue one'),
+    ('the blue one; not the red one', 'the blue one ; not the red one', 'the blue one'),
     # What is wanted, described without a kind.
     ("I'm hungry, bring me something to eat", 'something to eat', 'something'),
     ('grab anything blue', 'anything blue', 'anything'),
@@ -299,6 +304,11 @@ QUESTIONS = [
     ('is the cup on the left', 'the cup on the left', 'the cup'),
     ('is the second bottle from the left empty', 'the second bottle from the left',
      'the second bottle'),
+    # ...even where the model makes it a noun after a side ("the left clean"); a noun stays.
+    ('is the mug on the left clean', 'the mug on the left', 'the mug'),
+    ('is the cup on the right empty?', 'the cup on the right', 'the cup'),
+    ('is the door on the right open', 'the door on the right', 'the door'),
+    ('is the cup on the left shelf', 'the cup on the left shelf', 'the cup'),
 ]
 
 

@@ -240,3 +240,15 @@ def test_an_expression_that_fits_two_objects_is_answered_with_a_question(twin_ci
                                   'right?')
     assert (left.status, left.centroid[0]) == ('ok', pytest.approx(90, abs=2))
     assert square.status == 'ok' and not square.candidates
+
+
+def test_a_short_reply_to_the_question_picks_the_candidate_it_names(twin_circles):
+    pipeline = GroundingPipeline.from_config(GroundingConfig(preset='toy'))
+    asked = pipeline.ground(twin_circles, 'the red circle')
+    assert asked.status == 'ambiguous'
+    said = pipeline.reply('the one on the right please', asked.noun_phrase)
+    assert said == 'the red circle on the right'
+    answer = pipeline.ground(twin_circles, said)
+    assert (answer.status, answer.centroid[0]) == ('ok', pytest.approx(230, abs=2))
+    assert pipeline.reply('pick up the blue square', asked.noun_phrase) is None
+    assert pipeline.reply('', asked.noun_phrase) is None

@@ -94,3 +94,38 @@ def test_an_ambiguous_answer_publishes_no_target_unless_told_to_act(running, mon
     while not masks and time.monotonic() < deadline:
         time.sleep(0.05)
     assert masks, 'act_on_ambiguous publishes the best guess'
+
+
+def test_a_short_reply_to_the_question_is_read_with_what_it_asked_about(running, monkeypatch):
+    """'the left one' after "the cup on the left or the right?" is the left cup, once."""
+    from rclpy.parameter import Parameter
+
+    node, client = running
+    real = node.pipeline.ground_many
+    grounded = []
+
+    def cups_alike(image, texts, *args, **kwargs):
+        results = real(image, texts, *args, **kwargs)
+        grounded.extend(texts)
+        if texts == ['the cup']:
+            results[0].status, results[0].question = 'ambiguous', 'the left or the right cup?'
+        return results
+
+    monkeypatch.setattr(node.pipeline, 'ground_many', cups_alike)
+    assert client.ask('the cup')['status'] == 'ambiguous'
+    reply = client.ask('the left one')
+    assert grounded[-1] == 'the left cup'
+    assert reply['command'] == 'the left one'
+    assert reply['referring_expression'] == 'the left cup'
+    assert "a reply to 'the left or the right cup?'" in reply['message']
+    client.ask('the left one')
+    assert grounded[-1] == 'the left one', 'an answer that is not ambiguous closes the question'
+    client.ask('the cup')
+    assert client.ask('the red box')['referring_expression'] == 'the red box', 'names a kind'
+    client.ask('the cup')
+    node.set_parameters([Parameter('reply_timeout', value=0.0)])
+    try:
+        client.ask('on the left')
+    finally:
+        node.set_parameters([Parameter('reply_timeout', value=60.0)])
+    assert grounded[-1] == 'on the left', 'reply_timeout 0 reads every command on its own'

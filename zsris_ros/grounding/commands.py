@@ -102,6 +102,9 @@ CUT_NAME_POS = frozenset({'NOUN', 'PROPN', 'VERB', 'ADV'})
 CUT_NAME_WORDS = 2
 NAME_PREDICATE = ('is', 'here')
 NOUN_TAGS = SINGULAR_NOUN_TAGS | PLURAL_TAGS
+# Said of a word, where the model tags states as states: "it is [clean]", "it is [broken]".
+STATE_FRAME = 'it is'
+STATE_TAGS = frozenset({'JJ', 'VBN'})
 # Comparatives and superlatives: after a noun they describe it ("bottle closest to camera"),
 # after an imperative they would be odd.
 DESCRIBING_TAGS = frozenset({'JJR', 'JJS', 'RBR', 'RBS'})
@@ -130,7 +133,8 @@ def command_spans(doc: Doc, nlp: Language) -> Optional[Tuple[Tuple[Span, ...], S
     if target is None and requested:
         target = request_target(with_articles(doc, nlp))
     if target is not None:
-        return target_spans(target)
+        spans, noun = target_spans(target)
+        return (without_asked_state(spans[0], nlp), *spans[1:]), noun
     if requested:
         topic = topic_before(doc)
         if topic is not None:
@@ -608,6 +612,23 @@ def referring_span(target: Token) -> Span:
     return target.doc[start:end]
 
 
+def without_asked_state(span: Span, nlp: Language) -> Span:
+    """
+    Drop the state a yes/no question asks about where the model made it a side's noun.
+
+    "Is the mug on the left clean" parses "the left clean" as a place; said of "it", the
+    same model tags "clean" as the adjective it is, and "shelf" ("on the left shelf") as a
+    noun.
+    """
+    last = span[-1]
+    before = span.doc[last.i - 1] if last.i > span.start else None
+    if (before is None or before.lower_ not in SIDE_WORDS or before.head.i != last.i
+            or not ends_yes_no_question(last)):
+        return span
+    said = nlp(f'{STATE_FRAME} {last.lower_}')
+    return span[:-1] if said[-1].tag_ in STATE_TAGS else span
+
+
 def without_question_words(span: Span) -> Span:
     """Drop what asks from the front of a phrase: "how many apples" -> "apples"."""
     start = span.start
@@ -718,8 +739,13 @@ def is_bare_particle(token: Token) -> bool:
 
 def is_asked_state(token: Token) -> bool:
     """Tell the adjective a yes/no question ends on ("is the cup left of the bowl [full]")."""
+    return token.pos_ == 'ADJ' and token.lower_ not in SIDES and ends_yes_no_question(token)
+
+
+def ends_yes_no_question(token: Token) -> bool:
+    """Tell the last word of a yes/no question, where what is asked of its subject goes."""
     sentence = token.sent
-    return (token.pos_ == 'ADJ' and token.lower_ not in SIDES and sentence[0].pos_ == 'AUX'
+    return (sentence[0].pos_ == 'AUX'
             and all(t.is_punct for t in token.doc[token.i + 1:sentence.end]))
 
 

@@ -82,12 +82,13 @@ def paper_noun_phrase(doc: Doc) -> Span:
     """
     Apply the paper's rule: ROOT's chunk, else its first child's chunk, else everything.
 
-    With several sentences the last ROOT is used, as the official code keeps the last one.
+    With several sentences the last ROOT is used, as the official code keeps the last one,
+    unless that sentence says what is not meant ("the blue one; not the red one").
     Where the rule gives everything, our deviation takes the first noun's chunk instead
     ("cup furthest right": cup); "can" the noun reaches here parsed as one (see `tidy`).
     A ROOT "one" read as a number is the pronoun it is ("the one with the handle").
     """
-    root = roots(doc)[-1]
+    root = ([r for r in roots(doc) if r.sent[0].lower_ != 'not'] or roots(doc))[-1]
     chunk = chunk_of(root) or pronoun_one(root)
     children = list(root.children)
     if chunk is None and children:

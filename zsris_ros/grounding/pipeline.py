@@ -17,6 +17,7 @@ from .models import (ClipModel, compile_encoders, load_clip, load_sam, ModelConf
                      resolve_device)
 from .phrase import PhraseParser
 from .proposals import Proposer, SamProposer, stage_timer
+from .replies import in_full
 from .result import GroundingResult, RANDOM_WEIGHTS_WARNING
 from .spatial.parse import SpatialParser
 from .spatial.reading import Reading
@@ -87,6 +88,18 @@ class GroundingPipeline:
         if config.preprocessing != self.config.preprocessing:
             self.visual = VisualEncoder(self.visual.clip, self.device, config.preprocessing)
         self.config = config
+
+    def reply(self, text: str, asked: str) -> str | None:
+        """
+        Return `text` said in full when it replies to a question about `asked`, else None.
+
+        A reply names no kind of object ("the left one", "on the left"); a command that
+        names one ("the mug on the left") stands on its own.
+        """
+        referring = self.phrases.parse(text).referring_expression
+        if not referring or not self.spatial.read(referring).names_no_kind:
+            return None
+        return in_full(referring, asked, self.phrases.nlp)
 
     def ground(self, image_rgb: np.ndarray, text: str) -> GroundingResult:
         """Ground one expression on one RGB frame."""

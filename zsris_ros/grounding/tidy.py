@@ -79,11 +79,13 @@ def parse_text(nlp: Language, text: str) -> tuple[Doc, list[str]]:
     """
     Parse cleaned text as the readers need it, and return its tokens' words as written.
 
-    Shouting is folded and modal-looking nouns are parsed as nouns: the doc's text may differ
+    Shouting is folded, modal-looking nouns are parsed as nouns and a semicolon ends a
+    sentence as a full stop does (the small model runs the clauses it joins into one: "go to
+    the living room; there is a remote on the sofa; bring it here"): the doc's text may differ
     from `text` (a swapped noun, lower case), never its character offsets, so each token's
     word as written is `text` at its offset.
     """
-    doc = _parsed(nlp, fold_shouting(text))
+    doc = _parsed(nlp, fold_shouting(text).replace(';', '.'))
     return doc, [text[t.idx:t.idx + len(t.text)] for t in doc]
 
 

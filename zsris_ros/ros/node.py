@@ -92,6 +92,15 @@ class Command:
 
 
 @dataclass(frozen=True)
+class OpenQuestion:
+    """What the last ambiguous answer asked about, and when: a short reply refers to it."""
+
+    noun_phrase: str
+    question: str
+    asked_at: float
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a command is answered with; swapped whole, so no answer mixes two."""
 
@@ -132,6 +141,7 @@ class GroundingNode(LifecycleNode):
         self.pipeline: GroundingPipeline | None = None
         self.load_error = ''
         self._starting = node_settings.autostart
+        self._question: OpenQuestion | None = None  # the worker's alone
 
         # KEEP_ALL: a burst beyond a KEEP_LAST depth would be overwritten in the DDS reader
         # before _on_command runs, and those commands would get no result at all.
@@ -507,9 +517,11 @@ class GroundingNode(LifecycleNode):
         except ImageConversionError as error:
             return _on_frame(GroundingResult.failure(command.text, 'error', str(error)), frame)
         depth, depth_problem = self._paired_depth(frame, settings)
+        text = self._said_in_full(command.text, settings.node)
         result = self.pipeline.ground_many(
-            rgb, [command.text], frame_key=(frame.stamp_ns, frame.sequence), depth_m=depth,
+            rgb, [text], frame_key=(frame.stamp_ns, frame.sequence), depth_m=depth,
             on_stage=progress)[0]
+        self._remember_question(command.text, text, result)
         if _cancelled(command):
             return _on_frame(GroundingResult.failure(
                 command.text, 'cancelled', 'cancelled during inference'), frame)
@@ -520,6 +532,29 @@ class GroundingNode(LifecycleNode):
         if result.mask is not None and acts:
             self._publish_outputs(frame, rgb, result, settings, depth, depth_problem)
         return _on_frame(result, frame)
+
+    def _said_in_full(self, text: str, settings: NodeSettings) -> str:
+        """Read a short reply to the open question with what it asked about ('the left one')."""
+        question = self._question
+        if question is None or time.monotonic() - question.asked_at > settings.reply_timeout:
+            return text
+        return self.pipeline.reply(text, question.noun_phrase) or text
+
+    def _remember_question(self, command: str, said: str, result: GroundingResult) -> None:
+        """
+        Keep what an ambiguous answer asked about, until a reply or another answer.
+
+        A failure (an empty command, no proposals) leaves the question open for a retry.
+        """
+        if said != command:
+            result.command = command
+            reply = f'read as {said!r}, a reply to {self._question.question!r}'
+            result.message = '; '.join(filter(None, [reply, result.message]))
+            self._question = None
+        if result.status in ('ok', 'no_match'):
+            self._question = None
+        elif result.status == 'ambiguous':
+            self._question = OpenQuestion(result.noun_phrase, result.question, time.monotonic())
 
     def _frame_for(self, command: Command, settings: NodeSettings) -> Frame | None:
         """Wait for the frame the frame policy paired with the command when it arrived."""

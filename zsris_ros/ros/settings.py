@@ -47,6 +47,11 @@ class NodeSettings(BaseModel):
     act_on_ambiguous: bool = setting(
         False, description='Publish the best guess (mask, points, marker) even when the answer '
         'is ambiguous; by default an ambiguous command gets only its result, with a question')
+    reply_timeout: float = setting(
+        60.0, ge=0.0, le=3600.0,
+        description='Seconds after an ambiguous answer during which a command that names no '
+        "kind of object ('the left one', 'on the left') is read as a reply to its question "
+        "('the left red mug'); 0: never")
     overlay_alpha: float = setting(
         0.5, ge=0.0, le=1.0, description='Opacity of the mask in the overlay image',
         changes_answers=False)
