@@ -108,6 +108,10 @@ MULTI_STEP = [
     ('I want the blue one, not the red one', 'the blue one , not the red one',
      'the blue one'),
     ('the blue one; not the red one', 'the blue one ; not the red one', 'the blue one'),
+    # A "one" takes the kind of the object named before it; a step's place names none.
+    ('The red cup. The one on the left. Pick it up.', 'The red cup on the left', 'The red cup'),
+    ('There is a cup on the table. Bring me the red one.', 'the red cup', 'the red cup'),
+    ('go to the kitchen and get the red one', 'the red one', 'the red one'),
     # What is wanted, described without a kind.
     ("I'm hungry, bring me something to eat", 'something to eat', 'something'),
     ('grab anything blue', 'anything blue', 'anything'),

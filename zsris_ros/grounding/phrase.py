@@ -17,6 +17,7 @@ from spacy.tokens import Doc, Span, Token
 
 from .commands import (chunk_of, command_spans, completed_name, counted_noun, noun_reading,
                        ONE_WORDS, opens_with_name, roots)
+from .ellipsis import in_full, kind_referred_to
 from .tidy import clean_for_parser, drop_fillers, parse_text
 
 # The official model name and the registry re-upload tried when only that is installed.
@@ -60,8 +61,13 @@ class PhraseParser:
         doc, words = parse_text(self._nlp, cleaned)
         doc = noun_reading(doc, self._nlp)
         referring, noun = self._spans(doc)
-        return Phrase(expression, ' '.join(surface(span, words) for span in referring),
-                      surface(noun, words))
+        said = ' '.join(surface(span, words) for span in referring)
+        named = surface(noun, words)
+        kind = kind_referred_to(noun)
+        if kind is not None:
+            kind_said = surface(kind, words)
+            said, named = in_full(said, kind_said, self._nlp), in_full(named, kind_said, self._nlp)
+        return Phrase(expression, said, named)
 
     def _spans(self, doc: Doc) -> tuple[tuple[Span, ...], Span]:
         """

@@ -11,13 +11,13 @@ import torch
 import torch.nn.functional as F
 
 from .config import GroundingConfig, restart_fields
+from .ellipsis import in_full
 from .felzenszwalb import FelzenszwalbProposer
 from .geometry import mask_bbox, mask_centroid
 from .models import (ClipModel, compile_encoders, load_clip, load_sam, ModelConfigError,
                      resolve_device)
 from .phrase import PhraseParser
 from .proposals import Proposer, SamProposer, stage_timer
-from .replies import in_full
 from .result import GroundingResult, RANDOM_WEIGHTS_WARNING
 from .spatial.parse import SpatialParser
 from .spatial.reading import Reading

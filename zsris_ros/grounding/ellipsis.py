@@ -1,19 +1,25 @@
 """
-Short replies to a clarifying question, said in full with what the question was about.
+Phrases that leave out the kind of object they mean, said in full with it.
 
 An `ambiguous` answer asks "the red mug on the left or the one on the right?", and people
 reply with what tells the two apart, leaving out what both are: "the left one", "on the
 left", "the second", "the one behind the bowl". Alone, such a reply names no kind and picks
 among every object in view; said with the noun phrase asked about, it picks among the
 candidates: "the left one" -> "the left red mug", "on the left" -> "the red mug on the left".
+A command does the same within itself: "The red cup. The one on the left. Pick it up."
 """
 
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span, Token
 
-from .spatial.reading import GENERIC_NOUNS
+from .commands import OBJECT_DEPS, ONE_WORDS, SUBJECT_DEPS
+
+from .spatial.reading import GENERIC_NOUNS, SIDES
 from .tidy import clean_for_parser, parse_text
 
+#: Where a phrase a later "one" refers back to stands: a fragment of its own ("The red cup."),
+#: a subject or an object; not the place of a step ("go to the kitchen and get the red one").
+ANTECEDENT_DEPS = frozenset({'ROOT', 'appos'}) | SUBJECT_DEPS | OBJECT_DEPS
 #: Tags of the words that open a noun phrase ("the", "both", "my"): the reply has its own.
 OPENING_TAGS = frozenset({'DT', 'PDT', 'PRP$', 'WDT', 'WP$'})
 
@@ -47,3 +53,23 @@ def described_kind(noun_phrase: str, nlp: Language) -> str:
 def _opening_end(doc: Doc) -> int:
     """Give the character offset of the first word after the opening determiners."""
     return next((t.idx for t in doc if t.tag_ not in OPENING_TAGS), len(doc.text))
+
+
+def kind_referred_to(noun: Span) -> Span | None:
+    """
+    Return the noun chunk a "one" refers back to: the nearest before it that names a kind.
+
+    "The red cup. The one on the left." means the red cup on the left; "I want the blue one,
+    not the red one" names no kind before it, and stays as it is.
+    """
+    if noun.root.lower_ not in ONE_WORDS:
+        return None
+    earlier = [chunk for chunk in noun.doc.noun_chunks
+               if chunk.end <= noun.start and names_kind(chunk.root)]
+    return earlier[-1] if earlier else None
+
+
+def names_kind(token: Token) -> bool:
+    """Tell a noun that says what kind of object is meant (not "one", "thing", "left")."""
+    return (token.pos_ in ('NOUN', 'PROPN') and token.dep_ in ANTECEDENT_DEPS
+            and token.lower_ not in GENERIC_NOUNS and token.lower_ not in SIDES)

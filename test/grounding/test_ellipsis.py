@@ -1,9 +1,9 @@
-"""Tests for short replies to a clarifying question ("the left one" -> "the left red mug")."""
+"""Tests for phrases said in full with the kind they leave out ("the left one")."""
 
 import pytest
 
+from zsris_ros.grounding.ellipsis import described_kind, in_full
 from zsris_ros.grounding.phrase import PhraseParser
-from zsris_ros.grounding.replies import described_kind, in_full
 
 
 @pytest.fixture(scope='module')
