@@ -108,6 +108,11 @@ MULTI_STEP = [
     ('I want the blue one, not the red one', 'the blue one , not the red one',
      'the blue one'),
     ('the blue one; not the red one', 'the blue one ; not the red one', 'the blue one'),
+    # Where the object stands, in a participle the model hangs on the verb.
+    ('grab the mug sitting beside the coffee machine',
+     'the mug sitting beside the coffee machine', 'the mug'),
+    ('Take the towel hanging on the oven door.', 'the towel hanging on the oven door',
+     'the towel'),
     # A "one" takes the kind of the object named before it; a step's place names none.
     ('The red cup. The one on the left. Pick it up.', 'The red cup on the left', 'The red cup'),
     ('There is a cup on the table. Bring me the red one.', 'the red cup', 'the red cup'),

@@ -602,7 +602,7 @@ def referring_span(target: Token) -> Span:
     verb = target.head if target.dep_ != 'pobj' else target.head.head
     for child in verb.rights:
         if child.left_edge.i == end and (describes_target(child, target, verb)
-                                         or is_split_noun(child)):
+                                         or is_split_noun(child) or is_stance(child)):
             end = child.right_edge.i + 1
     if is_placement(target, verb) and not any(map(is_locative, verb.rights)):
         end = misattached_goal_start(target)
@@ -725,6 +725,19 @@ def may_end_name(token: Token, span: Span) -> bool:
 def asks_with(token: Token) -> bool:
     """Tell a question word or auxiliary ("where", "is" of "where is the cup")."""
     return token.tag_ in WH_TAGS or token.pos_ == 'AUX'
+
+
+def is_stance(token: Token) -> bool:
+    """
+    Tell where the object stands, in a participle the model hung on the verb.
+
+    "grab the mug [sitting beside the coffee machine]", "take the towel [hanging on the oven
+    door]": no subject, no object, and a place that is not a goal ("walking to the door").
+    """
+    deps = {c.dep_ for c in token.children}
+    return (token.tag_ == 'VBG' and not deps & (SUBJECT_DEPS | OBJECT_DEPS)
+            and any(c.dep_ == 'prep' and c.lower_ not in GOAL_PREPOSITIONS
+                    for c in token.children))
 
 
 def is_split_noun(token: Token) -> bool:
