@@ -84,3 +84,15 @@ def test_every_view_has_a_true_caption():
                        range(20, 24))
     for subject in batch.subjects:
         assert any(claim.fits(subject) for claim in batch.captions.values()), subject
+
+
+def test_every_true_caption_is_pulled_alike():
+    """Two look-alikes a caption fits: the loss wants them equal, not one far ahead."""
+    from zsris_ros.toy.train import _positive_nll
+
+    truth = torch.tensor([[True, True, False]])
+    weights = torch.ones(1)
+    even = _positive_nll(torch.tensor([[5.0, 5.0, 0.0]]), truth, weights)
+    lopsided = _positive_nll(torch.tensor([[9.0, 1.0, 0.0]]), truth, weights)
+    assert even < lopsided
+    assert even == pytest.approx(-torch.log_softmax(torch.tensor([5.0, 5.0, 0.0]), 0)[0].item())
