@@ -47,6 +47,10 @@ ROBOT_BENCHMARKS = [
     ('the apple inside the basket', 'the apple', [], None, [('in', ['the basket'])]),
     ('the cup near the plate', 'the cup', [], None, [('next_to', ['the plate'])]),
     ('the cup right next to the bowl', 'the cup', [], None, [('next_to', ['the bowl'])]),
+    # Near a region of an object is near the object.
+    ('the scissors near the edge of the desk', 'the scissors', [], None,
+     [('next_to', ['the desk'])]),
+    ('the mug near the corner of the table', 'the mug', [], None, [('next_to', ['the table'])]),
     ('the cup nearest the bowl', 'the cup', [], None, [('closest_to', ['the bowl'])]),
     ('the apple closest to the bowl', 'the apple', [], None, [('closest_to', ['the bowl'])]),
     ('the bowl farthest from the plate', 'the bowl', [], None,

@@ -500,8 +500,18 @@ class Scanner:
             # "nearest the bottom", "closest to the left side": the side is the place.
             return Cue(self.skip_region(after, end), positions=tuple(sides))
         if not self.names_anchor(stop, end, kind):
-            return None
+            # A region with a side is a position of its own ("on the left side of the table").
+            return None if sides else self.region_owner(stop, end, kind)
         return Cue(stop, relation=kind)
+
+    def region_owner(self, start: int, end: int, kind: RelationKind) -> Optional[Cue]:
+        """Relate to the object a region belongs to ("near the edge of the desk": the desk)."""
+        name = self.first_name(start, end)
+        of = name[-1] + 1 if name else end
+        if (name and self.lower[name[-1]] in REGIONS and of < end and self.lower[of] == 'of'
+                and self.names_anchor(of + 1, end, kind)):
+            return Cue(of + 1, relation=kind)
+        return None
 
     def names_anchor(self, start: int, end: int, kind: RelationKind) -> bool:
         """
