@@ -104,7 +104,14 @@ MULTI_STEP = [
     # An object the model hangs on the verb as a clause keeps its location out of the noun.
     ('can you get me that green thing near the sink', 'that green thing near the sink',
      'that green thing'),
-    ('grab the mug, the blue one', 'the mug', 'the mug'),
+    # A "one" after the object says which of its kind it is.
+    ('grab the mug, the blue one', 'the blue mug', 'the blue mug'),
+    ('bring me the cup, the one on the left', 'the cup on the left', 'the cup'),
+    ('Could you pass the salt shaker? The one next to the pepper.',
+     'The salt shaker next to the pepper', 'The salt shaker'),
+    ('the cup next to the plate, the blue one', 'the blue cup next to the plate',
+     'the blue cup'),
+    ('pick up the cup and the one next to it', 'the cup and the one next to it', 'the cup'),
     ('I want the blue one, not the red one', 'the blue one , not the red one',
      'the blue one'),
     ('the blue one; not the red one', 'the blue one ; not the red one', 'the blue one'),

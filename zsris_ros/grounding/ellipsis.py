@@ -6,7 +6,8 @@ reply with what tells the two apart, leaving out what both are: "the left one", 
 left", "the second", "the one behind the bowl". Alone, such a reply names no kind and picks
 among every object in view; said with the noun phrase asked about, it picks among the
 candidates: "the left one" -> "the left red mug", "on the left" -> "the red mug on the left".
-A command does the same within itself: "The red cup. The one on the left. Pick it up."
+A command does the same within itself: "The red cup. The one on the left. Pick it up.",
+"pass the salt shaker? The one next to the pepper."
 """
 
 from spacy.language import Language
@@ -20,6 +21,8 @@ from .tidy import clean_for_parser, parse_text
 #: Where a phrase a later "one" refers back to stands: a fragment of its own ("The red cup."),
 #: a subject or an object; not the place of a step ("go to the kitchen and get the red one").
 ANTECEDENT_DEPS = frozenset({'ROOT', 'appos'}) | SUBJECT_DEPS | OBJECT_DEPS
+#: How the model attaches a "one" that restates the object after a comma or a full stop.
+RESTATING_DEPS = frozenset({'ROOT', 'appos', 'npadvmod'})
 #: Tags of the words that open a noun phrase ("the", "both", "my"): the reply has its own.
 OPENING_TAGS = frozenset({'DT', 'PDT', 'PRP$', 'WDT', 'WP$'})
 
@@ -73,3 +76,32 @@ def names_kind(token: Token) -> bool:
     """Tell a noun that says what kind of object is meant (not "one", "thing", "left")."""
     return (token.pos_ in ('NOUN', 'PROPN') and token.dep_ in ANTECEDENT_DEPS
             and token.lower_ not in GENERIC_NOUNS and token.lower_ not in SIDES)
+
+
+def restatement(noun: Span) -> Span | None:
+    """
+    Return a "one" phrase after the noun phrase that says which of its kind is meant.
+
+    "Could you pass the salt shaker? The one next to the pepper." and "grab the mug, the
+    blue one" name the object, then tell it apart; "the cup and the one next to it" names two.
+    """
+    if noun.root.pos_ not in ('NOUN', 'PROPN') or noun.root.lower_ in GENERIC_NOUNS:
+        return None
+    doc = noun.doc
+    for token in doc[noun.end:]:
+        opening = token.left_edge
+        if (token.lower_ in ONE_WORDS and token.dep_ in RESTATING_DEPS and opening.i > 0
+                and doc[opening.i - 1].is_punct):
+            end = token.right_edge.i + 1
+            while end > token.i + 1 and doc[end - 1].is_punct:
+                end -= 1
+            return doc[opening.i:end]
+    return None
+
+
+def cut_before(span: Span, start: int) -> Span:
+    """Return the span up to token `start`, without the punctuation it then ends on."""
+    end = min(span.end, start)
+    while end > span.start and span.doc[end - 1].is_punct:
+        end -= 1
+    return span.doc[span.start:end]

@@ -17,7 +17,7 @@ from spacy.tokens import Doc, Span, Token
 
 from .commands import (chunk_of, command_spans, completed_name, counted_noun, noun_reading,
                        ONE_WORDS, opens_with_name, roots)
-from .ellipsis import in_full, kind_referred_to
+from .ellipsis import cut_before, in_full, kind_referred_to, restatement
 from .tidy import clean_for_parser, drop_fillers, parse_text
 
 # The official model name and the registry re-upload tried when only that is installed.
@@ -61,13 +61,30 @@ class PhraseParser:
         doc, words = parse_text(self._nlp, cleaned)
         doc = noun_reading(doc, self._nlp)
         referring, noun = self._spans(doc)
+        return Phrase(expression, *self._said_in_full(referring, noun, words))
+
+    def _said_in_full(self, referring: tuple[Span, ...], noun: Span,
+                      words: list[str]) -> tuple[str, str]:
+        """
+        Say the referring expression and noun phrase with the kind a "one" leaves out.
+
+        "The red cup. The one on the left." -> "The red cup on the left"; "grab the mug, the
+        blue one" -> "the blue mug" (see `ellipsis`).
+        """
         said = ' '.join(surface(span, words) for span in referring)
         named = surface(noun, words)
         kind = kind_referred_to(noun)
         if kind is not None:
             kind_said = surface(kind, words)
             said, named = in_full(said, kind_said, self._nlp), in_full(named, kind_said, self._nlp)
-        return Phrase(expression, said, named)
+        restated = restatement(noun)
+        if restated is not None:
+            before = ' '.join(surface(cut_before(span, restated.start), words)
+                              for span in referring if span.start < restated.start)
+            said = in_full(surface(restated, words), before or named, self._nlp)
+            named = in_full(surface(restated.doc[restated.start:restated.root.i + 1], words),
+                            named, self._nlp)
+        return said, named
 
     def _spans(self, doc: Doc) -> tuple[tuple[Span, ...], Span]:
         """
