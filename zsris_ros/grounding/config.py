@@ -94,14 +94,15 @@ PRESETS: dict[str, dict[str, Any]] = {
         'spatial_part_margin': 3.0,
         # What the toy CLIP learnt to call the bare table. It finds the table in small
         # objects' crops too, so the choice is softer than CLIP's own scale (seeds
-        # 20000-20099, Pr@0.5 overall / questions about look-alikes: 0.01, 0.934 / 72 %;
-        # 0.03, 0.939 / 75 %; 0.1, 0.931 / 75 %; no check at all, 0.874 / 78 %).
+        # 20000-20099 with the 1600-step checkpoint, Pr@0.5 overall / questions about
+        # look-alikes: 0.01, 0.934 / 72 %; 0.03, 0.939 / 75 %; 0.1, 0.931 / 75 %; no check
+        # at all, 0.874 / 78 %).
         'background_prompts': 'the table; background',
         'spatial_background_temperature': 0.03,
         # Look-alikes still score a little apart; a word that holds for one of them only
         # tells them apart (seeds 20000-20199, asked about expressions that fit two objects /
-        # about clear ones: ratio 0.5 alone 72 % / 4.8 %; 0.5 with a word margin of 0.08,
-        # 68 % / 3.5 %; 0.45 with 0.08, 72 % / 4.3 %; 0.4 with 0.08, 75 % / 5.1 %).
+        # about clear ones: ratio 0.5 alone 78 % / 4.9 %; 0.5 with a word margin of 0.08,
+        # 72 % / 3.6 %; 0.45 with 0.08, 75 % / 4.5 %; 0.4 with 0.08, 75 % / 5.6 %).
         'spatial_ambiguity_ratio': 0.45,
         'spatial_word_margin': 0.08,
     },
