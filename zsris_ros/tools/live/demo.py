@@ -18,7 +18,7 @@ import numpy as np
 from .node_client import loopback_environment, NodeClient, NodeProcess
 from ..bags.layout import (CAMERA_INFO_TOPIC, COMMAND_TOPIC, DEPTH_TOPIC, IMAGE_TOPIC,
                            INFO_TOPIC, TRUTH_TOPIC)
-from ..bags.reader import Bag, BagCommand, BagTopics, paired_commands
+from ..bags.reader import Bag, BagCommand, BagImage, BagTopics, paired_commands
 from ..evaluation.metrics import overlap
 from ...grounding.overlay import draw_overlay
 from ...grounding.result import GroundingResult
@@ -27,6 +27,10 @@ from ...image_io import rgb_from_image
 NAMESPACE = '/zsris_demo'
 START_TIMEOUT_S = 180.0
 COMMAND_TIMEOUT_S = 60.0
+#: What the node says when a frame's depth or camera_info never reached it: they travel best
+#: effort, as from a camera, and a replay sends each frame only until the colour one arrives.
+LOST_IN_TRANSIT = ('no depth frame within depth_tolerance of the image',
+                   'no camera_info received')
 
 
 @dataclass
@@ -58,10 +62,13 @@ def run_demo(parameters: dict[str, Any], bag: Path, out: Path) -> dict[str, Any]
         for command in _commands(bag):
             frame = command.frame
             if frame is not None and frame.log_ns != shown:
-                depth = frame.depth.raw if frame.depth is not None else None
-                client.show_frame(frame.raw, frame.stamp_ns, depth, frame.camera_info)
+                _show(client, frame)
                 shown = frame.log_ns
-            rows.append(_replay(client, command, out))
+            row = _replay(client, command, out)
+            if _lost_in_transit(frame, row):
+                _show(client, frame)  # a camera would have sent the next one
+                row = _replay(client, command, out)
+            rows.append(row)
     finally:
         client.close()
         node.stop()
@@ -78,6 +85,17 @@ def _commands(bag_path: Path) -> Iterator[BagCommand]:
                        for topic in (DEPTH_TOPIC, CAMERA_INFO_TOPIC))
         topics = BagTopics(IMAGE_TOPIC, COMMAND_TOPIC, TRUTH_TOPIC, INFO_TOPIC, depth, info)
         yield from paired_commands(bag, topics, 'latest', timeout_s=0.0)
+
+
+def _show(client: NodeClient, frame: BagImage) -> None:
+    depth = frame.depth.raw if frame.depth is not None else None
+    client.show_frame(frame.raw, frame.stamp_ns, depth, frame.camera_info)
+
+
+def _lost_in_transit(frame: BagImage | None, row: DemoRow) -> bool:
+    """Tell an answer that lacks its point only because the frame's depth was lost."""
+    return (frame is not None and frame.depth is not None and frame.camera_info is not None
+            and row.depth_status in LOST_IN_TRANSIT)
 
 
 def _replay(client: NodeClient, command: BagCommand, out: Path) -> DemoRow:
