@@ -13,8 +13,7 @@ A command does the same within itself: "The red cup. The one on the left. Pick i
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
-from .commands import OBJECT_DEPS, ONE_WORDS, SUBJECT_DEPS
-
+from .commands import OBJECT_DEPS, ONE_WORDS, SUBJECT_DEPS, without_punctuation
 from .spatial.reading import GENERIC_NOUNS, SIDES
 from .tidy import clean_for_parser, parse_text
 
@@ -92,16 +91,5 @@ def restatement(noun: Span) -> Span | None:
         opening = token.left_edge
         if (token.lower_ in ONE_WORDS and token.dep_ in RESTATING_DEPS and opening.i > 0
                 and doc[opening.i - 1].is_punct):
-            end = token.right_edge.i + 1
-            while end > token.i + 1 and doc[end - 1].is_punct:
-                end -= 1
-            return doc[opening.i:end]
+            return without_punctuation(doc[opening.i:token.right_edge.i + 1])
     return None
-
-
-def cut_before(span: Span, start: int) -> Span:
-    """Return the span up to token `start`, without the punctuation it then ends on."""
-    end = min(span.end, start)
-    while end > span.start and span.doc[end - 1].is_punct:
-        end -= 1
-    return span.doc[span.start:end]

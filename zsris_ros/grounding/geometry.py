@@ -62,6 +62,11 @@ def back_project(u: float, v: float, depth_m: float, k: np.ndarray) -> list[floa
     return point if all(map(math.isfinite, point)) else None
 
 
+#: Why a result has no 3-D point when a frame's depth or camera_info never came.
+NO_DEPTH_FRAME = 'no depth frame within depth_tolerance of the image'
+NO_CAMERA_INFO = 'no camera_info received'
+
+
 def target_point(mask: np.ndarray, centroid: list[float], depth_m: np.ndarray | None,
                  k: np.ndarray | None) -> tuple[list[float] | None, str]:
     """
@@ -71,9 +76,9 @@ def target_point(mask: np.ndarray, centroid: list[float], depth_m: np.ndarray | 
     the mask centroid back-projected at the mask's median depth.
     """
     if depth_m is None:
-        return None, 'no depth frame within depth_tolerance of the image'
+        return None, NO_DEPTH_FRAME
     if k is None:
-        return None, 'no camera_info received'
+        return None, NO_CAMERA_INFO
     if depth_m.shape != mask.shape:
         return None, (f'depth {depth_m.shape[1]}x{depth_m.shape[0]} does not match image '
                       f'{mask.shape[1]}x{mask.shape[0]}')

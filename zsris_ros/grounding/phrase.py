@@ -16,8 +16,8 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
 from .commands import (chunk_of, command_spans, completed_name, counted_noun, noun_reading,
-                       ONE_WORDS, opens_with_name, roots)
-from .ellipsis import cut_before, in_full, kind_referred_to, restatement
+                       ONE_WORDS, opens_with_name, roots, without_punctuation)
+from .ellipsis import in_full, kind_referred_to, restatement
 from .tidy import clean_for_parser, drop_fillers, parse_text
 
 # The official model name and the registry re-upload tried when only that is installed.
@@ -79,8 +79,9 @@ class PhraseParser:
             said, named = in_full(said, kind_said, self._nlp), in_full(named, kind_said, self._nlp)
         restated = restatement(noun)
         if restated is not None:
-            before = ' '.join(surface(cut_before(span, restated.start), words)
-                              for span in referring if span.start < restated.start)
+            kept = [span.doc[span.start:min(span.end, restated.start)] for span in referring
+                    if span.start < restated.start]
+            before = ' '.join(surface(without_punctuation(span), words) for span in kept)
             said = in_full(surface(restated, words), before or named, self._nlp)
             named = in_full(surface(restated.doc[restated.start:restated.root.i + 1], words),
                             named, self._nlp)

@@ -20,6 +20,7 @@ from ..bags.layout import (CAMERA_INFO_TOPIC, COMMAND_TOPIC, DEPTH_TOPIC, IMAGE_
                            INFO_TOPIC, TRUTH_TOPIC)
 from ..bags.reader import Bag, BagCommand, BagImage, BagTopics, paired_commands
 from ..evaluation.metrics import overlap
+from ...grounding.geometry import NO_CAMERA_INFO, NO_DEPTH_FRAME
 from ...grounding.overlay import draw_overlay
 from ...grounding.result import GroundingResult
 from ...image_io import rgb_from_image
@@ -29,8 +30,7 @@ START_TIMEOUT_S = 180.0
 COMMAND_TIMEOUT_S = 60.0
 #: What the node says when a frame's depth or camera_info never reached it: they travel best
 #: effort, as from a camera, and a replay sends each frame only until the colour one arrives.
-LOST_IN_TRANSIT = ('no depth frame within depth_tolerance of the image',
-                   'no camera_info received')
+LOST_IN_TRANSIT = (NO_DEPTH_FRAME, NO_CAMERA_INFO)
 
 
 @dataclass
