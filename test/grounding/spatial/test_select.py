@@ -435,3 +435,12 @@ def test_a_word_that_holds_for_one_candidate_only_tells_them_apart():
     assert tell_apart(asked, noise, SpatialSettings()) == asked
     off = SpatialSettings(word_margin=0.0)
     assert tell_apart(asked, small_matters, off) == asked
+
+
+def test_a_word_true_of_both_candidates_does_not_tell_them_apart():
+    """Two cups, one half hidden: dropping 'cup' costs both, the whole one more."""
+    asked = select(cup(), row_of_cups(2), {'cup': np.array([0.300, 0.299])})
+    true_of_both = np.array([[0.26, 0.17]])
+    assert tell_apart(asked, true_of_both, SpatialSettings(word_margin=0.08)) == asked
+    any_gap = SpatialSettings(word_margin=0.08, word_share=1.0)
+    assert tell_apart(asked, true_of_both, any_gap).status == 'ok'

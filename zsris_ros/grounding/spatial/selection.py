@@ -103,6 +103,10 @@ class SpatialSettings:
     #: CLIP's best is 0.04; real CLIP's cosines spread about a third as much between objects
     #: of a class (0.012 against 0.03-0.1), hence 0.015: scaled, not measured on real weights.
     word_margin: float = 0.015
+    #: ... and only when the other keeps at most this share of what dropping the word costs
+    #: the best (1: any gap of word_margin). A word true of both ("hexagon" for two hexagons,
+    #: one half hidden) costs both, if unequally; a word true of one costs the other nothing.
+    word_share: float = 0.4
 
 
 @dataclass
@@ -460,9 +464,11 @@ def tell_apart(selection: Selection, word_effects: np.ndarray,
     """
     if selection.status != 'ambiguous' or settings.word_margin <= 0 or not len(word_effects):
         return selection
-    best = selection.index
-    separated = [(word_effects[:, best] - word_effects[:, c.index]).max() >= settings.word_margin
-                 for c in selection.candidates if c.index != best]
+    best = word_effects[:, selection.index]
+    separated = [((best - rival >= settings.word_margin)
+                  & (rival <= settings.word_share * best)).any()
+                 for rival in (word_effects[:, c.index] for c in selection.candidates
+                               if c.index != selection.index)]
     if not all(separated):
         return selection
     return replace(selection, status='ok', candidates=[], question='')
