@@ -65,6 +65,11 @@ PREPOSITION_VERBS = frozenset({
     'return', 'roll', 'rotate', 'run', 'sit', 'slide', 'stand', 'stare', 'stay', 'steer',
     'step', 'stop', 'switch', 'tap', 'tilt', 'travel', 'turn', 'wait', 'wipe', 'zoom',
 })
+#: Particles after a verb of placing that may say where rather than what ("and put [in] bowl").
+GOAL_PARTICLES = frozenset({'in', 'into', 'on', 'onto', 'inside'})
+#: Verbs that leave the object in hand for the next step to place.
+TAKING_VERBS = frozenset({'pick', 'pickup', 'grab', 'take', 'lift', 'get', 'grasp', 'hold',
+                          'fetch', 'retrieve', 'carry'})
 #: Prepositions that are more often a verb's particle ("rinse off", "knock over").
 PARTICLES = frozenset({'about', 'across', 'around', 'away', 'back', 'down', 'off', 'out', 'over',
                        'through', 'up'})
@@ -424,10 +429,27 @@ def direct_object(verb: Token) -> Optional[Token]:
         c.dep_ in MISPARSED_OBJECT_DEPS and c.pos_ in ('NOUN', 'PROPN')
         and (named_before is None or c.i < named_before.i))]
     candidates += [c for c in verb.lefts if c.dep_ in deps]
-    candidates = [c for c in candidates if names_object(c) and not refers_back(c)]
+    candidates = [c for c in candidates
+                  if names_object(c) and not refers_back(c) and not is_step_goal(c, verb)]
     # "which bottle is the tallest": a bare superlative says what is asked, the subject names it.
     candidates.sort(key=lambda c: (c.tag_ in DESCRIBING_TAGS, is_wh(c), c.i))
     return candidates[0] if candidates else None
+
+
+def is_step_goal(noun: Token, verb: Token) -> bool:
+    """
+    Tell a later step's destination that the model read as its object ("and put in bowl").
+
+    "Pick up the apple and put in the bowl" leaves the apple unsaid in the second step: what
+    was just taken is what is placed, and the bowl is where it goes. After another first
+    step only a terse phrase is a place ("open the drawer and put in the spoon" puts the
+    spoon; "... and put in drawer" is a place).
+    """
+    if verb.dep_ != 'conj' or verb.lower_ not in PLACEMENT_VERBS:
+        return False
+    terse = not any(c.dep_ in ('det', 'poss') for c in noun.children)
+    return (terse or verb.head.lower_ in TAKING_VERBS) and any(
+        c.dep_ == 'prt' and c.i < noun.i and c.lower_ in GOAL_PARTICLES for c in verb.children)
 
 
 def given_object(verb: Token) -> Optional[Token]:
@@ -606,6 +628,7 @@ def referring_span(target: Token) -> Span:
             end = child.right_edge.i + 1
     if is_placement(target, verb) and not any(map(is_locative, verb.rights)):
         end = misattached_goal_start(target)
+    end = next((t.i - 1 for t in target.doc[target.i + 1:end] if is_misread_step(t)), end)
     while end - 1 > target.i and (is_bare_particle(target.doc[end - 1])
                                   or is_asked_state(target.doc[end - 1])):
         end -= 1
@@ -795,6 +818,19 @@ def misattached_goal_start(target: Token) -> int:
     if last is None or last.dep_ != 'prep' or last.right_edge.i + 1 != end:
         return end
     return last.left_edge.i
+
+
+def is_misread_step(token: Token) -> bool:
+    """
+    Tell a next step's verb the model read as a joined noun ("from drawer and [place] on counter").
+
+    Terse commands drop the articles that would have told the model; a bare verb of placing
+    or fetching after "and" starts a step, "the cup and saucer" stays one phrase.
+    """
+    return (token.dep_ == 'conj' and token.pos_ in ('NOUN', 'PROPN')
+            and token.lower_ in PLACEMENT_VERBS | COMMAND_VERBS
+            and token.i > 0 and token.doc[token.i - 1].dep_ == 'cc'
+            and not any(c.dep_ in ('det', 'poss', 'amod', 'compound') for c in token.children))
 
 
 def is_locative(modifier: Token) -> bool:

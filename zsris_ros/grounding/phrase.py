@@ -18,7 +18,7 @@ from spacy.tokens import Doc, Span, Token
 from .commands import (chunk_of, command_spans, completed_name, counted_noun, noun_reading,
                        ONE_WORDS, opens_with_name, roots, without_punctuation)
 from .ellipsis import in_full, kind_referred_to, restatement
-from .tidy import clean_for_parser, drop_fillers, parse_text
+from .tidy import clean_for_parser, drop_fillers, parse_text, without_instruments
 
 # The official model name and the registry re-upload tried when only that is installed.
 DEFAULT_MODEL = 'en_core_web_sm'
@@ -55,7 +55,7 @@ class PhraseParser:
     def parse(self, text: str) -> Phrase:
         """Pick the referring expression and noun phrase; never raises for a str."""
         expression = ' '.join(text.split())
-        cleaned = drop_fillers(clean_for_parser(expression))
+        cleaned = without_instruments(drop_fillers(clean_for_parser(expression)))
         if not cleaned:
             return Phrase(expression, expression, expression)
         doc, words = parse_text(self._nlp, cleaned)

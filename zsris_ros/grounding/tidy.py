@@ -33,6 +33,20 @@ TYPED_ARTICLES = re.compile(r'\b(?:teh|hte)\b', re.IGNORECASE)
 #: Thanks and please said after what is wanted ("red cup please", "the mug, thanks!").
 POLITE_ENDING = re.compile(r'[,\s]*\b(?:please|pls|thanks|thank you|thank u|thx)\W*$',
                            re.IGNORECASE)
+#: What does the grasping, not what is grasped: a robot's or a person's parts, and the tools
+#: that stand in for them.
+EFFECTOR = (r"(?:(?:left|right|other|free|robot|robotic|robot's|own)\s+)*"
+            r'(?:hands?|grippers?|arms?|fingers?|claws?|pincers|end[- ]effectors?|tongs|tweezers'
+            r'|pliers)')
+#: "... with your left hand", "using the gripper, ...": how to grasp, never what. A determiner
+#: is required, so a description ("the clock with hands") keeps its words.
+INSTRUMENT = re.compile(
+    r',?\s*\b(?:with|using)\s+(?:your|the|my|its|his|her|their|both|one|either)\s+'
+    + EFFECTOR + r'\b,?', re.IGNORECASE)
+#: "Use the tongs to pick up the pan": the tool opens the command, the object follows it.
+USE_INSTRUMENT = re.compile(
+    r'\b(?:use|using)\s+(?:your|the|my|its|both|one of your)\s+' + EFFECTOR + r'\s+to\s+',
+    re.IGNORECASE)
 #: Nouns the small model reads as modal verbs ("the can on the left"), each with a noun of the
 #: same length that it reads as one: parsed in their place, they keep every character offset.
 MODAL_NOUNS = {'can': 'jar'}
@@ -73,6 +87,18 @@ def drop_fillers(text: str) -> str:
     spoken = REPEATED_WORD.sub(r'\1', TYPED_ARTICLES.sub('the', spoken))
     spoken = AGENDA_OPENING.sub('', POLITE_OPENING.sub('', spoken)) or spoken
     return POLITE_ENDING.sub('', spoken) or spoken
+
+
+def without_instruments(text: str) -> str:
+    """
+    Drop the hand, gripper or tool a command says to grasp with.
+
+    The small model attaches "using the gripper" to the verb, the object or a clause of its
+    own, so the words go before it parses: "pick up the cup using the gripper" names the cup,
+    and "with your left hand" says nothing about where the object is.
+    """
+    kept = ' '.join(INSTRUMENT.sub(' ', USE_INSTRUMENT.sub('', text)).split())
+    return kept or text
 
 
 def parse_text(nlp: Language, text: str) -> tuple[Doc, list[str]]:

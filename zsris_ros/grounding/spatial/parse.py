@@ -129,7 +129,9 @@ RELATIONS: list[tuple[tuple[str, ...], RelationKind]] = [
     (('furthest', 'away', 'from'), 'farthest_from'), (('far', 'away', 'from'), 'farthest_from'),
     (('farthest', 'from'), 'farthest_from'), (('furthest', 'from'), 'farthest_from'),
     (('farther', 'from'), 'farthest_from'), (('further', 'from'), 'farthest_from'),
-    (('far', 'from'), 'farthest_from'),
+    (('far', 'from'), 'farthest_from'), (('away', 'from'), 'farthest_from'),
+    # Where an object is taken from is where it is ("the cup from the left shelf").
+    (('from',), 'in'), (('out', 'of'), 'in'),
 ]
 # "the closest chair to the door": a superlative's anchor after the noun, by its preposition.
 SPLIT_SUPERLATIVES: dict[str, tuple[Position, RelationKind]] = {
@@ -425,9 +427,11 @@ class Scanner:
         if j >= end or self.lower[j] != 'from':
             return None
         j = self.skip(j + 1, end, ARTICLES)
-        if j < end and self.lower[j] in AXES and self.is_side(j):
-            return Cue(self.skip_region(j + 1, end), axis=AXES[self.lower[j]])
-        return None
+        if j >= end or self.lower[j] not in AXES or not self.is_side(j):
+            return None
+        stop = self.skip_region(j + 1, end)
+        # "from the left shelf" says where the object is taken from (see RELATIONS).
+        return None if self.attributive(j, stop) else Cue(stop, axis=AXES[self.lower[j]])
 
     def skip_region(self, j: int, end: int) -> int:
         """Skip "-hand side", "hand side", "side" after a side word: they name no object."""
