@@ -274,6 +274,14 @@ COMMANDS = [
     ('place the red cube in the box', 'the red cube', 'the red cube'),
     ('set the mug on the table', 'the mug', 'the mug'),
     ('drop the ball in the basket', 'the ball', 'the ball'),
+    # ... the last place is where it goes; one before it says which.
+    ('put the apple on the left in the bowl', 'the apple on the left', 'the apple'),
+    ('move the cup on the left to the plate', 'the cup on the left', 'the cup'),
+    # Verbs of moving: "to the left" is the way it goes, "on the left" where it is.
+    ('push the pink block to the left', 'the pink block', 'the pink block'),
+    ('slide the box to the right', 'the box', 'the box'),
+    ('rotate the blue block towards the right', 'the blue block', 'the blue block'),
+    ('push the button on the left', 'the button on the left', 'the button'),
     # ASR-style: no punctuation, no articles, fillers, vocatives, capitals.
     ('hand me cup', 'cup', 'cup'),
     ('point at cup', 'cup', 'cup'),

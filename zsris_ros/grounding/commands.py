@@ -52,6 +52,12 @@ PLACEMENT_VERBS = frozenset({
     'put', 'place', 'set', 'move', 'drop', 'throw', 'toss', 'lay', 'hang', 'insert', 'pour',
     'stack', 'dump',
 })
+#: Verbs that move an object along a way: "to the left" after their object is where it goes,
+#: "on the left" still where it is ("push the block to the left", "push the button on the left").
+MOTION_VERBS = frozenset({
+    'push', 'pull', 'slide', 'drag', 'shift', 'nudge', 'roll', 'rotate', 'turn', 'spin', 'tilt',
+    'swing', 'sweep', 'flip', 'kick',
+})
 # Verbs whose object is where to look and whose "for" names what is sought.
 SEARCH_VERBS = frozenset({'search', 'searching', 'check', 'checking', 'look', 'looking',
                           'scan', 'scanning', 'hunt', 'hunting', 'comb', 'explore'})
@@ -789,12 +795,16 @@ def describes_target(modifier: Token, target: Token, verb: Token) -> bool:
     """
     Tell whether a phrase after the target describes it rather than its destination.
 
-    "To the left (of the laptop)" is where the object is, unless a verb of placing moves it
-    there; "to the kitchen" is where it goes.
+    "To the left (of the laptop)" is where the object is, unless a verb of placing or moving
+    takes it there; "to the kitchen" is where it goes. A verb of placing has its destination
+    last: "put the apple on the left in the bowl" still says which apple.
     """
     if not is_locative(modifier) or target.dep_ != 'dobj':
         return is_locative(modifier)
     if verb.lower_ in PLACEMENT_VERBS:
+        last = [child for child in verb.rights if is_locative(child)][-1]
+        return modifier.lower_ not in GOAL_PREPOSITIONS and modifier != last
+    if verb.lower_ in MOTION_VERBS and modifier.lower_ in GOAL_PREPOSITIONS:
         return False
     return modifier.lower_ not in GOAL_PREPOSITIONS or any(
         c.dep_ == 'pobj' and c.lower_ in SIDE_WORDS for c in modifier.children)
