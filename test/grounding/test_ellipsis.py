@@ -19,6 +19,9 @@ def nlp():
      'the second blue bottles from the right'),
     ('that thing', 'the big box', 'that big box'),
     ('the nearer one', 'a knife', 'the nearer knife'),
+    # A reply with a look of its own takes the kind alone.
+    ('the blue one', 'the red salt shaker', 'the blue salt shaker'),
+    ('the small one', 'the big box', 'the small box'),
     # Without one, the reply follows the noun phrase, its own determiners dropped.
     ('on the left', 'the red mug', 'the red mug on the left'),
     ('left', 'the red mug', 'the red mug left'),

@@ -133,6 +133,9 @@ MULTI_STEP = [
     ('The red cup. The one on the left. Pick it up.', 'The red cup on the left', 'The red cup'),
     ('There is a cup on the table. Bring me the red one.', 'the red cup', 'the red cup'),
     ('go to the kitchen and get the red one', 'the red one', 'the red one'),
+    # ... but a "one" with a look of its own takes the kind alone.
+    ("don't take the red cup, take the blue one", 'the blue cup', 'the blue cup'),
+    ('There is a red cup on the table. Bring me the blue one.', 'the blue cup', 'the blue cup'),
     # What is wanted, described without a kind.
     ("I'm hungry, bring me something to eat", 'something to eat', 'something'),
     ('grab anything blue', 'anything blue', 'anything'),
@@ -154,6 +157,10 @@ SPOKEN = [
     # "Please" before a bare description, and a mistyped article.
     ('please the blue bottle', 'the blue bottle', 'the blue bottle'),
     ('grab teh cup on teh left', 'the cup on the left', 'the cup'),
+    # Contractions typed without their apostrophe.
+    ('whats the thing on the far left', 'the thing on the far left', 'the thing'),
+    ('Wheres the remote', 'the remote', 'the remote'),
+    ('dont take the red cup, take the blue one', 'the blue cup', 'the blue cup'),
     # A frame that only announces the command.
     ("it's time to grab the mug on the left", 'the mug on the left', 'the mug'),
     ('Your task is to put the red block in the bowl', 'the red block', 'the red block'),

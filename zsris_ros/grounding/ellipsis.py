@@ -14,7 +14,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
 from .commands import OBJECT_DEPS, ONE_WORDS, SUBJECT_DEPS, without_punctuation
-from .spatial.reading import GENERIC_NOUNS, SIDES
+from .spatial.reading import GENERIC_NOUNS, ORDINALS, SIDES
 from .tidy import clean_for_parser, parse_text
 
 #: Where a phrase a later "one" refers back to stands: a fragment of its own ("The red cup."),
@@ -31,9 +31,10 @@ def in_full(reply: str, asked: str, nlp: Language) -> str:
     Say a reply that names no kind with the noun phrase asked about.
 
     The reply's generic noun ("one", "thing") gives way to the asked-about kind and its
-    describing words; a reply without one ("on the left", "the second") follows the asked
-    noun phrase without its own determiners, as terse referring expressions do ("the red
-    mug second from the left").
+    describing words, or the kind alone where the reply describes its own ("the blue one"
+    after "the red cup" is "the blue cup"); a reply without one ("on the left", "the
+    second") follows the asked noun phrase without its own determiners, as terse referring
+    expressions do ("the red mug second from the left").
     """
     text = clean_for_parser(reply)
     doc, _ = parse_text(nlp, text)
@@ -42,7 +43,31 @@ def in_full(reply: str, asked: str, nlp: Language) -> str:
         rest = text[_opening_end(doc):]
         return f'{asked} {rest}' if rest else asked
     end = generic.idx + len(generic.text)
-    return text[:generic.idx] + described_kind(asked, nlp) + text[end:]
+    kind = kind_name(asked, nlp) if describes(generic) else described_kind(asked, nlp)
+    return text[:generic.idx] + kind + text[end:]
+
+
+def describes(generic: Token) -> bool:
+    """Tell "the blue one" (a look of its own) from "the left one" and "the second one"."""
+    return any(c.dep_ == 'amod' and c.lower_ not in SIDES and c.lower_ not in ORDINALS
+               for c in generic.children)
+
+
+def kind_name(noun_phrase: str, nlp: Language) -> str:
+    """
+    Return a noun phrase without the words before its name: "the red salt shaker" -> "salt shaker".
+
+    What follows the name stays ("the cup next to the plate, the blue one").
+    """
+    text = clean_for_parser(noun_phrase)
+    doc, _ = parse_text(nlp, text)
+    chunk = next(iter(doc.noun_chunks), None)
+    if chunk is None:
+        return described_kind(noun_phrase, nlp)
+    start = chunk.root.i
+    while start > chunk.start and doc[start - 1].dep_ == 'compound':
+        start -= 1
+    return text[doc[start].idx:]
 
 
 def described_kind(noun_phrase: str, nlp: Language) -> str:

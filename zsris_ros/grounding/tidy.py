@@ -30,6 +30,15 @@ AGENDA_OPENING = re.compile(
     re.IGNORECASE)
 #: The article's common typing slips ("grab teh cup"); the small model reads them as nouns.
 TYPED_ARTICLES = re.compile(r'\b(?:teh|hte)\b', re.IGNORECASE)
+#: Contractions typed or transcribed without their apostrophe, where no word is meant: the
+#: small model splits "whats" into "what s" and loses the question ("its" is a word).
+BARE_CONTRACTIONS = {
+    'whats': "what's", 'wheres': "where's", 'thats': "that's", 'theres': "there's",
+    'heres': "here's", 'whos': "who's", 'hows': "how's", 'isnt': "isn't", 'arent': "aren't",
+    'dont': "don't", 'doesnt': "doesn't", 'cant': "can't", 'couldnt': "couldn't",
+    'wouldnt': "wouldn't", 'youre': "you're", 'im': "i'm", 'ive': "i've",
+}
+BARE_CONTRACTION = re.compile(r'\b(?:' + '|'.join(BARE_CONTRACTIONS) + r')\b', re.IGNORECASE)
 #: Thanks and please said after what is wanted ("red cup please", "the mug, thanks!").
 POLITE_ENDING = re.compile(r'[,\s]*\b(?:please|pls|thanks|thank you|thank u|thx)\W*$',
                            re.IGNORECASE)
@@ -81,10 +90,11 @@ def drop_fillers(text: str) -> str:
 
     Written-out hesitations, a word said twice ("the the cup"), "please" before a bare
     description and after what is wanted, a frame that only announces the command ("time
-    to"), and a mistyped article ("teh").
+    to"), a mistyped article ("teh") and a contraction typed without its apostrophe.
     """
     spoken = ' '.join(FILLERS.sub(' ', text).split())
     spoken = REPEATED_WORD.sub(r'\1', TYPED_ARTICLES.sub('the', spoken))
+    spoken = BARE_CONTRACTION.sub(_with_apostrophe, spoken)
     spoken = AGENDA_OPENING.sub('', POLITE_OPENING.sub('', spoken)) or spoken
     return POLITE_ENDING.sub('', spoken) or spoken
 
@@ -99,6 +109,12 @@ def without_instruments(text: str) -> str:
     """
     kept = ' '.join(INSTRUMENT.sub(' ', USE_INSTRUMENT.sub('', text)).split())
     return kept or text
+
+
+def _with_apostrophe(match: re.Match) -> str:
+    word = match.group()
+    said = BARE_CONTRACTIONS[word.lower()]
+    return said.capitalize() if word[0].isupper() else said
 
 
 def parse_text(nlp: Language, text: str) -> tuple[Doc, list[str]]:
