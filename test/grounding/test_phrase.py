@@ -291,6 +291,9 @@ COMMANDS = [
     ('push the button on the left', 'the button on the left', 'the button'),
     # ASR-style: no punctuation, no articles, fillers, vocatives, capitals.
     ('hand me cup', 'cup', 'cup'),
+    ('give me cup red', 'cup red', 'cup'),
+    ('grab the box small', 'the box small', 'the box'),
+    ('bring the mug blue', 'the mug blue', 'the mug blue'),
     ('point at cup', 'cup', 'cup'),
     ('grab cup', 'cup', 'cup'),
     ('segment the dog', 'the dog', 'the dog'),

@@ -14,7 +14,7 @@ from typing import Iterator, List, Optional, Tuple
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
-from .spatial.reading import ORDINALS, SIDES
+from .spatial.reading import COLOURS, ORDINALS, SIDES, SIZE_ADJECTIVES
 
 # Personal subjects that mark a request ("I want ...", "we need ...", "you should ...").
 REQUEST_SUBJECTS = frozenset({'i', 'we', 'you'})
@@ -435,6 +435,7 @@ def direct_object(verb: Token) -> Optional[Token]:
         c.dep_ in MISPARSED_OBJECT_DEPS and c.pos_ in ('NOUN', 'PROPN')
         and (named_before is None or c.i < named_before.i))]
     candidates += [c for c in verb.lefts if c.dep_ in deps]
+    candidates = [c.doc[c.i - 1] if is_trailing_look(c) else c for c in candidates]
     candidates = [c for c in candidates
                   if names_object(c) and not refers_back(c) and not is_step_goal(c, verb)]
     # "which bottle is the tallest": a bare superlative says what is asked, the subject names it.
@@ -630,7 +631,8 @@ def referring_span(target: Token) -> Span:
     verb = target.head if target.dep_ != 'pobj' else target.head.head
     for child in verb.rights:
         if child.left_edge.i == end and (describes_target(child, target, verb)
-                                         or is_split_noun(child) or is_stance(child)):
+                                         or is_split_noun(child) or is_stance(child)
+                                         or is_trailing_look(child)):
             end = child.right_edge.i + 1
     if is_placement(target, verb) and not any(map(is_locative, verb.rights)):
         end = misattached_goal_start(target)
@@ -767,6 +769,19 @@ def is_stance(token: Token) -> bool:
     return (token.tag_ == 'VBG' and not deps & (SUBJECT_DEPS | OBJECT_DEPS)
             and any(c.dep_ == 'prep' and c.lower_ not in GOAL_PREPOSITIONS
                     for c in token.children))
+
+
+def is_trailing_look(token: Token) -> bool:
+    """
+    Tell a colour or size said after its object in terse speech ("give me cup [red]").
+
+    The model reads it as a second object of the verb, after the noun it describes.
+    """
+    before = token.doc[token.i - 1] if token.i > 0 else None
+    return (token.lower_ in COLOURS | SIZE_ADJECTIVES.keys()
+            and token.n_lefts + token.n_rights == 0 and token.dep_ in OBJECT_DEPS | {'dative'}
+            and before is not None and before.pos_ in ('NOUN', 'PROPN')
+            and before.head == token.head)
 
 
 def is_split_noun(token: Token) -> bool:

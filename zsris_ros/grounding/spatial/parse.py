@@ -44,8 +44,8 @@ from typing import Iterable, Optional
 from spacy.language import Language
 from spacy.tokens import Doc, Token
 
-from .reading import (GENERIC_NOUNS, GENERIC_TARGET, Ordinal, OrdinalAxis, ORDINALS, Position,
-                      Reading, Relation, RelationKind, SIDES, Size, SIZE_ADJECTIVES)
+from .reading import (COLOURS, GENERIC_NOUNS, GENERIC_TARGET, Ordinal, OrdinalAxis, ORDINALS,
+                      Position, Reading, Relation, RelationKind, SIDES, Size, SIZE_ADJECTIVES)
 from ..commands import BACK_REFERENCES, NAMING_POS, noun_reading, PLURAL_TAGS
 from ..phrase import DEFAULT_MODEL, load_pipeline
 from ..tidy import clean_for_parser, parse_text
@@ -144,13 +144,6 @@ VIEWER_POSITIONS: dict[str, Position] = {
     'closest_to': 'nearest', 'next_to': 'nearest', 'in_front_of': 'nearest',
     'farthest_from': 'farthest',
 }
-# After "in", these describe the target ("guy in white shirt", "woman in red") instead of
-# naming an anchor.
-COLOURS = frozenset({
-    'red', 'orange', 'yellow', 'green', 'blue', 'purple', 'pink', 'brown', 'black', 'white',
-    'gray', 'grey', 'silver', 'gold', 'dark', 'light', 'beige', 'tan', 'navy', 'maroon',
-    'striped', 'plaid',
-})
 WORN = frozenset({
     'shirt', 'shirts', 'tshirt', 'jacket', 'coat', 'dress', 'hat', 'cap', 'sweater', 'hoodie',
     'jersey', 'uniform', 'suit', 'pants', 'jeans', 'shorts', 'skirt', 'vest', 'scarf',

@@ -35,6 +35,13 @@ ORDINALS = {
     'eighth': 8, 'ninth': 9, 'tenth': 10, 'last': -1, 'final': -1, 'penultimate': -2,
 }
 
+#: After "in", these describe the target ("guy in white shirt", "woman in red") instead of
+#: naming an anchor.
+COLOURS = frozenset({
+    'red', 'orange', 'yellow', 'green', 'blue', 'purple', 'pink', 'brown', 'black', 'white',
+    'gray', 'grey', 'silver', 'gold', 'dark', 'light', 'beige', 'tan', 'navy', 'maroon',
+    'striped', 'plaid',
+})
 #: A size adjective of the target ("the big cup"): among things that fit, one no other is
 #: clearly bigger (smaller) than. Unlike "biggest" it lets objects of one size stay alike.
 Size = Literal['big', 'small']
