@@ -292,6 +292,8 @@ COMMANDS = [
     # ASR-style: no punctuation, no articles, fillers, vocatives, capitals.
     ('hand me cup', 'cup', 'cup'),
     ('give me cup red', 'cup red', 'cup'),
+    ('hand Tom his hat', 'his hat', 'his hat'),
+    ('hand Mary the cup', 'the cup', 'the cup'),
     ('grab the box small', 'the box small', 'the box'),
     ('bring the mug blue', 'the mug blue', 'the mug blue'),
     ('point at cup', 'cup', 'cup'),

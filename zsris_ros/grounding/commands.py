@@ -135,7 +135,8 @@ def command_spans(doc: Doc, nlp: Language) -> Optional[Tuple[Tuple[Span, ...], S
         return among_spans(among)
     docs = [doc]
     target = request_target(doc)
-    if target is None and (doc[0].lower_ in COMMAND_VERBS or governs_object(doc[0])):
+    if target is None and (doc[0].lower_ in COMMAND_VERBS or governs_object(doc[0])
+                           or hands_to_someone(doc)):
         docs.append(nlp(f'{IMPERATIVE_CUE} {doc.text}'))
         target = request_target(docs[-1])
     if target is None:
@@ -152,6 +153,17 @@ def command_spans(doc: Doc, nlp: Language) -> Optional[Tuple[Tuple[Span, ...], S
             return (without_punctuation(subtree_span(topic.root)),), topic
         return (doc[:],), doc[:]
     return None
+
+
+def hands_to_someone(doc: Doc) -> bool:
+    """
+    Tell "hand Tom his hat" (the verb, a name, then what is handed) from "hand on the left".
+
+    "Hand" heads many referring expressions, so only a name and a determiner after it make
+    it the imperative.
+    """
+    return (len(doc) > 3 and doc[0].lower_ == 'hand' and doc[1].pos_ == 'PROPN'
+            and doc[2].tag_ in ('DT', 'PRP$'))
 
 
 def set_asked_about(root: Token) -> Optional[Token]:
