@@ -123,6 +123,8 @@ MULTI_STEP = [
     ('pick up the cup and the one next to it', 'the cup and the one next to it', 'the cup'),
     ('I want the blue one, not the red one', 'the blue one , not the red one',
      'the blue one'),
+    ('Take the orange, not the apple', 'the orange', 'the orange'),
+    ('take the banana, not the apple', 'the banana', 'the banana'),
     ('the blue one; not the red one', 'the blue one ; not the red one', 'the blue one'),
     # Where the object stands, in a participle the model hangs on the verb.
     ('grab the mug sitting beside the coffee machine',

@@ -487,7 +487,7 @@ def given_object(verb: Token) -> Optional[Token]:
     starts_phrase = any(c.dep_ in ('det', 'poss') for c in given.children)
     # "the blue one, not the red one" and "the cup and the plate" are one object, then another.
     joined = any(t.is_punct or t.dep_ in ('cc', 'neg')
-                 for t in given.doc[recipient.i + 1:given.left_edge.i])
+                 for t in given.doc[recipient.i + 1:given.i])
     return given if starts_phrase and not joined and names_object(given) else None
 
 
@@ -650,7 +650,8 @@ def referring_span(target: Token) -> Span:
         end = misattached_goal_start(target)
     end = next((t.i - 1 for t in target.doc[target.i + 1:end] if is_misread_step(t)), end)
     while end - 1 > target.i and (is_bare_particle(target.doc[end - 1])
-                                  or is_asked_state(target.doc[end - 1])):
+                                  or is_asked_state(target.doc[end - 1])
+                                  or is_dangling_negation(target.doc[end - 1])):
         end -= 1
     return target.doc[start:end]
 
@@ -799,6 +800,11 @@ def is_trailing_look(token: Token) -> bool:
 def is_split_noun(token: Token) -> bool:
     """Tell the last noun of a phrase the model cut off and hung on the verb ("milk [carton]")."""
     return token.dep_ in MISPARSED_OBJECT_DEPS and token.pos_ == 'NOUN'
+
+
+def is_dangling_negation(token: Token) -> bool:
+    """Tell the ", not" the model hangs on the object when what is not meant comes after."""
+    return token.is_punct or (token.dep_ == 'neg' and token.head.i < token.i)
 
 
 def is_bare_particle(token: Token) -> bool:

@@ -56,6 +56,9 @@ ROBOT_BENCHMARKS = [
     ('the bowl farthest from the plate', 'the bowl', [], None,
      [('farthest_from', ['the plate'])]),
     ('the mug away from the sink', 'the mug', [], None, [('farthest_from', ['the sink'])]),
+    # Pointing words add nothing the camera can use.
+    ('the one over there on the shelf', 'the one', [], None, [('on', ['the shelf'])]),
+    ('the cup there on the left', 'the cup', ['left'], None, []),
     # Where an object is taken from is where it is; a side there describes the place.
     ('the cup from the left shelf', 'the cup', [], None,
      [('in', [('the shelf', ['left'], None, [])])]),

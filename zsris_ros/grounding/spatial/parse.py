@@ -88,6 +88,9 @@ INTENSIFIERS = frozenset({'right', 'just', 'directly', 'immediately', 'slightly'
 LEADS = (INTENSIFIERS - {'right'}) | EXTREMES
 POSITION_PREPOSITIONS = frozenset({'on', 'to', 'at', 'in', 'toward', 'towards', 'along'})
 ARTICLES = frozenset({'the', 'a', 'an'})
+#: Pointing words, and what may lead them ("over there", "right here").
+POINTING_WORDS = frozenset({'there', 'here'})
+POINTING_LEADS = frozenset({'over', 'right', 'up', 'down', 'back', 'out', 'in'})
 #: Side words that are also prepositions ("the near cup", "the cup near the corner").
 NEAR_WORDS = frozenset({'near', 'nearer', 'nearest'})
 HYPHENS = frozenset({'-', '\u2010', '\u2013'})
@@ -435,7 +438,15 @@ class Scanner:
         return j + 1 if j < end and self.lower[j] in REGIONS else j
 
     def setting(self, i: int, end: int) -> Optional[Cue]:
-        """Match "in the picture", "in the row": where everything is, which adds nothing."""
+        """
+        Match "in the picture", "in the row", "over there": where everything is, no cue.
+
+        A pointing word says nothing the camera can use ("the one over there on the shelf"
+        is the one on the shelf).
+        """
+        j = self.skip(i, end, POINTING_LEADS)
+        if j < end and self.lower[j] in POINTING_WORDS and (j > i or self.lower[i] == 'there'):
+            return Cue(j + 1)
         if self.lower[i] not in POSITION_PREPOSITIONS:
             return None
         j = self.skip(i + 1, end, ARTICLES)
