@@ -9,7 +9,7 @@ from zsris_ros.grounding import GroundingConfig
 from zsris_ros.grounding.models import load_clip
 from zsris_ros.grounding.visual import VisualEncoder
 from zsris_ros.toy.scenes import generate_scene
-from zsris_ros.toy.train import build_clip, make_batch, MODEL_NAME, train
+from zsris_ros.toy.train import build_clip, make_batch, MODEL_NAME, PROPOSAL_MIN_IOU, train
 
 MAX_CHECKPOINT_BYTES = 20 * 1024 * 1024
 
@@ -96,3 +96,20 @@ def test_every_true_caption_is_pulled_alike():
     lopsided = _positive_nll(torch.tensor([[9.0, 1.0, 0.0]]), truth, weights)
     assert even < lopsided
     assert even == pytest.approx(-torch.log_softmax(torch.tensor([5.0, 5.0, 0.0]), 0)[0].item())
+
+
+def test_some_objects_are_seen_as_the_proposer_cuts_them():
+    """A share of the scenes shows each object by its proposal: same object, other pixels."""
+    seeds = range(40, 52)
+    batch = make_batch(VisualEncoder(build_clip(), torch.device('cpu')), np.random.default_rng(2),
+                       seeds)
+    start, proposed = 0, 0
+    for seed, count in zip(seeds, batch.counts, strict=True):
+        objects = generate_scene(seed).objects
+        for obj, mask in zip(objects, batch.masks[start:start + count]):
+            drawn = torch.from_numpy(obj.mask)
+            iou = (drawn & mask).sum() / (drawn | mask).sum()
+            assert iou >= PROPOSAL_MIN_IOU
+            proposed += not torch.equal(drawn, mask)
+        start += count
+    assert proposed > 0
