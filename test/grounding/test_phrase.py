@@ -241,6 +241,7 @@ FRONTED_LOCATIONS = [
     ('next to the sink stands the kettle', 'the kettle next to the sink', 'the kettle'),
     ('behind the laptop there is a charger', 'a charger behind the laptop', 'a charger'),
     ('on the left is a red mug', 'a red mug on the left', 'a red mug'),
+    ('behind the door hangs a coat', 'a coat behind the door', 'a coat'),
     # ...and said after the copula of a statement.
     ('the cup is on the left', 'the cup on the left', 'the cup'),
 ]
@@ -295,6 +296,11 @@ COMMANDS = [
     ('hand me cup', 'cup', 'cup'),
     ('give me cup red', 'cup red', 'cup'),
     ('hand Tom his hat', 'his hat', 'his hat'),
+    # A yes/no question of having asks about its subject.
+    ('does the bottle on the left have a cap', 'the bottle on the left', 'the bottle'),
+    # A noun with its article is no vocative: "roll" ends the name, no towel is told to roll.
+    ('the paper towel roll next to the sink', 'the paper towel roll next to the sink',
+     'the paper towel roll'),
     ('hand Mary the cup', 'the cup', 'the cup'),
     ('grab the box small', 'the box small', 'the box'),
     ('bring the mug blue', 'the mug blue', 'the mug blue'),

@@ -71,6 +71,8 @@ PREPOSITION_VERBS = frozenset({
     'return', 'roll', 'rotate', 'run', 'sit', 'slide', 'stand', 'stare', 'stay', 'steer',
     'step', 'stop', 'switch', 'tap', 'tilt', 'travel', 'turn', 'wait', 'wipe', 'zoom',
 })
+#: Verbs a yes/no question asks of its subject, not its object ("does the jar have a lid").
+HAVING_VERBS = frozenset({'have'})
 #: Particles after a verb of placing that may say where rather than what ("and put [in] bowl").
 GOAL_PARTICLES = frozenset({'in', 'into', 'on', 'onto', 'inside'})
 #: Verbs that leave the object in hand for the next step to place.
@@ -340,8 +342,18 @@ def is_request(root: Token) -> bool:
     # A subjectless "put" or "set" the model read as past tense is the imperative it is.
     imperative = root.tag_ == 'VB' or (not subjects and root.lower_ in COMMAND_VERBS)
     return imperative or any(
-        s.lower_ in REQUEST_SUBJECTS or (root.tag_ == 'VBP' and s.tag_ in SINGULAR_NOUN_TAGS)
-        for s in subjects)
+        s.lower_ in REQUEST_SUBJECTS or (root.tag_ == 'VBP' and is_vocative(s)) for s in subjects)
+
+
+def is_vocative(subject: Token) -> bool:
+    """
+    Tell a name the robot is called by ("robot go to the chair") from a plain subject.
+
+    One is called without an article: "the paper towel roll next to the sink" is a name
+    whose last word the model read as a verb, not a towel told to roll.
+    """
+    return subject.tag_ in SINGULAR_NOUN_TAGS and not any(
+        c.dep_ in ('det', 'poss') for c in subject.children)
 
 
 def find_target(root: Token) -> Optional[Token]:
@@ -357,8 +369,8 @@ def find_target(root: Token) -> Optional[Token]:
     """
     verbs = sorted((verb for verb in clause_verbs(root) if not is_purpose(verb)),
                    key=lambda verb: (clause_rank(verb), verb.i))
-    for finder in (sought_object, direct_object, asked_subject, participle_subject,
-                   prepositional_object):
+    for finder in (sought_object, asked_owner, direct_object, asked_subject,
+                   participle_subject, prepositional_object):
         targets = [t for t in map(finder, verbs) if t is not None]
         if targets:
             return targets[0] if finder is participle_subject else targets[-1]
@@ -533,6 +545,11 @@ def asked_subject(verb: Token) -> Optional[Token]:
                  and names_object(c)), None)
 
 
+def asked_owner(verb: Token) -> Optional[Token]:
+    """Return the subject of "does the bottle on the left have a cap": what is asked about."""
+    return asked_subject(verb) if verb.lemma_ in HAVING_VERBS else None
+
+
 def participle_subject(verb: Token) -> Optional[Token]:
     """Return the nameable subject of a participle clause ("the dog [sitting on the couch]")."""
     if verb.tag_ not in PARTICIPLE_TAGS:
@@ -622,10 +639,15 @@ def picks_one(token: Token) -> bool:
 
 
 def needs_clause(target: Token) -> bool:
-    """Tell whether the target is a copula's wh-subject or a participle's subject."""
+    """
+    Tell whether the target is a copula's wh-subject or a participle's subject.
+
+    A subject after its verb is no participle's: "behind the door hangs a coat".
+    """
     if is_copula(target.head):
         return is_wh(target)
-    return target.dep_ in SUBJECT_DEPS and asked_subject(target.head) is None
+    return (target.dep_ in SUBJECT_DEPS and target.i < target.head.i
+            and asked_subject(target.head) is None)
 
 
 def referring_span(target: Token) -> Span:

@@ -56,6 +56,9 @@ ROBOT_BENCHMARKS = [
     ('the bowl farthest from the plate', 'the bowl', [], None,
      [('farthest_from', ['the plate'])]),
     ('the mug away from the sink', 'the mug', [], None, [('farthest_from', ['the sink'])]),
+    # "Left" behind is no side, after a noun with its article; terse RefCOCO keeps the side.
+    ('the mug left on the table', 'the mug left', [], None, [('on', ['the table'])]),
+    ('guy left in white', 'guy in white', ['left'], None, []),
     # Pointing words add nothing the camera can use.
     ('the one over there on the shelf', 'the one', [], None, [('on', ['the shelf'])]),
     ('the cup there on the left', 'the cup', ['left'], None, []),

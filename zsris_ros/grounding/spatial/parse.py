@@ -88,6 +88,9 @@ INTENSIFIERS = frozenset({'right', 'just', 'directly', 'immediately', 'slightly'
 LEADS = (INTENSIFIERS - {'right'}) | EXTREMES
 POSITION_PREPOSITIONS = frozenset({'on', 'to', 'at', 'in', 'toward', 'towards', 'along'})
 ARTICLES = frozenset({'the', 'a', 'an'})
+#: Where a thing "left" (behind) is: "the mug left on the table" is no side ("left of" is).
+LEFT_BEHIND_PLACES = frozenset({'in', 'on', 'at', 'inside', 'behind', 'under', 'by', 'near',
+                                'outside', 'there', 'here', 'over'})
 #: Pointing words, and what may lead them ("over there", "right here").
 POINTING_WORDS = frozenset({'there', 'here'})
 POINTING_LEADS = frozenset({'over', 'right', 'up', 'down', 'back', 'out', 'in'})
@@ -624,11 +627,16 @@ class Scanner:
 
         A question word counts as one ("who left the umbrella"), a relative pronoun not ("the
         cube that is left of the sphere"). Nor is "near" before an article a side: "near the
-        corner" is a preposition's phrase.
+        corner" is a preposition's phrase; nor a participle "left" followed by where it was
+        left, after a noun with its article ("any milk left in the fridge", "the mug left on
+        the table"; terse "guy left in white" is the guy on the left).
         """
         token = self.tokens[k]
-        if self.lower[k] in NEAR_WORDS and k + 1 < len(self.tokens) and (
-                self.lower[k + 1] in ARTICLES):
+        after = self.lower[k + 1] if k + 1 < len(self.tokens) else ''
+        if self.lower[k] in NEAR_WORDS and after in ARTICLES:
+            return False
+        if token.tag_ in ('VBN', 'VBD') and after in LEFT_BEHIND_PLACES and k > 0 and any(
+                c.dep_ == 'det' for c in self.tokens[k - 1].children):
             return False
         return not (token.pos_ == 'VERB' and any(
             c.dep_ in ('nsubj', 'nsubjpass') and c.tag_ in ('PRP', 'WP') for c in token.children))
