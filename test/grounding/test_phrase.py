@@ -242,6 +242,7 @@ FRONTED_LOCATIONS = [
     ('behind the laptop there is a charger', 'a charger behind the laptop', 'a charger'),
     ('on the left is a red mug', 'a red mug on the left', 'a red mug'),
     ('behind the door hangs a coat', 'a coat behind the door', 'a coat'),
+    ("there's a red ball under the couch, get it", 'a red ball under the couch', 'a red ball'),
     # ...and said after the copula of a statement.
     ('the cup is on the left', 'the cup on the left', 'the cup'),
 ]

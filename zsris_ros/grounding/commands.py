@@ -906,8 +906,12 @@ def is_locative(modifier: Token) -> bool:
 
 
 def is_copula(token: Token) -> bool:
-    """Tell a copula ("where is the remote", "is there a mug") from a helping auxiliary."""
-    return token.pos_ == 'AUX' and token.dep_ != 'aux'
+    """
+    Tell a copula ("where is the remote", "is there a mug") from a helping auxiliary.
+
+    The small model tags a contracted "'s" as a verb ("there's a ball under the couch").
+    """
+    return (token.pos_ == 'AUX' or token.lemma_ == 'be') and token.dep_ != 'aux'
 
 
 def governs_object(token: Token) -> bool:
