@@ -352,8 +352,7 @@ def is_vocative(subject: Token) -> bool:
     One is called without an article: "the paper towel roll next to the sink" is a name
     whose last word the model read as a verb, not a towel told to roll.
     """
-    return subject.tag_ in SINGULAR_NOUN_TAGS and not any(
-        c.dep_ in ('det', 'poss') for c in subject.children)
+    return subject.tag_ in SINGULAR_NOUN_TAGS and not has_determiner(subject)
 
 
 def find_target(root: Token) -> Optional[Token]:
@@ -478,9 +477,13 @@ def is_step_goal(noun: Token, verb: Token) -> bool:
     """
     if verb.dep_ != 'conj' or verb.lower_ not in PLACEMENT_VERBS:
         return False
-    terse = not any(c.dep_ in ('det', 'poss') for c in noun.children)
-    return (terse or verb.head.lower_ in TAKING_VERBS) and any(
+    return (not has_determiner(noun) or verb.head.lower_ in TAKING_VERBS) and any(
         c.dep_ == 'prt' and c.i < noun.i and c.lower_ in GOAL_PARTICLES for c in verb.children)
+
+
+def has_determiner(noun: Token) -> bool:
+    """Tell a noun opened by an article or possessive ("the salt", "her toy") from a bare one."""
+    return any(c.dep_ in ('det', 'poss') for c in noun.children)
 
 
 def given_object(verb: Token) -> Optional[Token]:
@@ -496,11 +499,10 @@ def given_object(verb: Token) -> Optional[Token]:
     if len(objects) != 2 or objects[0].dep_ != 'dobj':
         return None
     recipient, given = objects
-    starts_phrase = any(c.dep_ in ('det', 'poss') for c in given.children)
     # "the blue one, not the red one" and "the cup and the plate" are one object, then another.
     joined = any(t.is_punct or t.dep_ in ('cc', 'neg')
                  for t in given.doc[recipient.i + 1:given.i])
-    return given if starts_phrase and not joined and names_object(given) else None
+    return given if has_determiner(given) and not joined and names_object(given) else None
 
 
 def first_prepositional_object(verb: Token) -> Optional[Token]:
@@ -825,8 +827,8 @@ def is_split_noun(token: Token) -> bool:
 
 
 def is_dangling_negation(token: Token) -> bool:
-    """Tell the ", not" the model hangs on the object when what is not meant comes after."""
-    return token.is_punct or (token.dep_ == 'neg' and token.head.i < token.i)
+    """Tell the "not" the model hangs on the object when what is not meant comes after."""
+    return token.dep_ == 'neg' and token.head.i < token.i
 
 
 def is_bare_particle(token: Token) -> bool:
